@@ -501,8 +501,8 @@ func (b *Base) validate(l *loader) {
 		if !monitorWhats[m.What] {
 			l.addf("%s: unknown what %q", w, m.What)
 		}
-		if m.Days <= 0 {
-			l.addf("%s: days must be positive", w)
+		if m.Days < 0 {
+			l.addf("%s: days must not be negative", w)
 		}
 		cite(w, m.Sources)
 	}

@@ -1,0 +1,350 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+
+	"ekbom"
+	"ekbom/dose"
+	"ekbom/kb"
+)
+
+// a2dOrder is the order in which alpha-2-delta ligands are offered: all three
+// carry AASM strong recommendations; gabapentin first because it is the one
+// recommended in ESRD and the most widely available.
+var a2dOrder = []string{"gabapentin", "pregabalin", "gabapentin_enacarbil"}
+
+// assessAlpha2Delta judges current and past alpha-2-delta trials. It is
+// idempotent: the augmentation step may call it early.
+func (ev *eval) assessAlpha2Delta() {
+	if ev.a2dAssessed {
+		return
+	}
+	ev.a2dAssessed = true
+	ev.a2dDeclined = ev.p.Declined("", "alpha2delta_ligand")
+	ev.a2dTried = map[string]string{}
+	judge := func(m *ekbom.Medication, current bool) {
+		d := ev.drug(m)
+		rd := d.RLSDose
+		name := d.Name
+		switch {
+		case m.Outcome == ekbom.Intolerant:
+			ev.a2dIntolerant = true
+			ev.a2dTried[d.ID] = "intolerant"
+			ev.a2dFacts = append(ev.a2dFacts, fmt.Sprintf("%s not tolerated", name))
+			return
+		case m.Resolved.DailyMg == nil:
+			ev.a2dUnknown = true
+			ev.finding("finding.a2d_unknown_dose", map[string]string{"drug": name}, []string{medText(m)})
+			ev.missing(fmt.Sprintf("dose of %s", name))
+			ev.a2dTried[d.ID] = "unknown"
+			return
+		}
+		daily := *m.Resolved.DailyMg
+		adequateDose := rd != nil && daily+1e-9 >= rd.AdequateMg
+		days := -1
+		if m.Start != nil {
+			end := ev.asOf
+			if !current && m.Stop != nil {
+				end = *m.Stop
+			}
+			days = end.DaysSince(*m.Start)
+		}
+		longEnough := days < 0 || days >= ev.t.a2dMinTrialDays
+		desc := fmt.Sprintf("%s %s", name, mgDay(daily))
+		if days >= 0 {
+			desc += fmt.Sprintf(" for %d days", days)
+		}
+		failedOutcome := m.Outcome == ekbom.Ineffective || m.Outcome == ekbom.Partial
+		persisting := current && ev.irls != nil && *ev.irls >= ev.t.irlsModerate
+		switch {
+		case adequateDose && longEnough && (failedOutcome || persisting):
+			ev.a2dFailed = true
+			ev.a2dAdequate = true
+			ev.a2dTried[d.ID] = "failed"
+			ev.a2dFacts = append(ev.a2dFacts, desc+" without control")
+		case adequateDose && longEnough:
+			ev.a2dAdequate = true
+			ev.a2dTried[d.ID] = "adequate"
+		case failedOutcome || !current:
+			ev.a2dTried[d.ID] = "inadequate"
+			why := fmt.Sprintf("below the adequate dose of %s", mgDay(rd.AdequateMg))
+			if adequateDose {
+				why = fmt.Sprintf("shorter than %d days", ev.t.a2dMinTrialDays)
+			}
+			ev.finding("finding.a2d_inadequate", map[string]string{"detail": desc + ", " + why}, []string{medText(m)})
+		default:
+			ev.a2dTried[d.ID] = "titrating"
+		}
+	}
+	for _, m := range ev.pastOf(classIs("alpha2delta_ligand")) {
+		judge(m, false)
+	}
+	for _, m := range ev.currentOf(classIs("alpha2delta_ligand")) {
+		judge(m, true)
+	}
+}
+
+func (ev *eval) allA2DIntolerant() bool {
+	for _, id := range a2dOrder {
+		if ev.a2dTried[id] != "intolerant" {
+			return false
+		}
+	}
+	return true
+}
+
+// renalBand returns the dose band of d for this patient's kidney function.
+func (ev *eval) renalBand(d *kb.Drug) (dose.RenalBand, bool) {
+	var bands []dose.RenalBand
+	for _, b := range d.RenalBands {
+		if b.Dialysis != ev.dialysis {
+			continue
+		}
+		bands = append(bands, dose.RenalBand{MinCrCl: b.MinCrCl, MaxCrCl: b.MaxCrCl,
+			MinDailyMg: b.MinDailyMg, MaxDailyMg: b.MaxDailyMg, TimesPerDay: b.TimesPerDay, Note: b.Note})
+	}
+	if len(bands) == 0 {
+		return dose.RenalBand{}, false
+	}
+	if ev.dialysis {
+		return bands[0], true
+	}
+	if ev.crcl == nil {
+		return dose.RenalBand{}, false
+	}
+	return dose.RenalLimit(bands, *ev.crcl)
+}
+
+// doseCap is the highest daily dose allowed for d: the RLS maximum, lowered
+// by the renal band. When kidney function is unknown the lowest band applies
+// until it is measured. The second result explains a renal cap.
+func (ev *eval) doseCap(d *kb.Drug) (float64, string) {
+	cap := d.RLSDose.MaxMg
+	if len(d.RenalBands) == 0 {
+		return cap, ""
+	}
+	if b, ok := ev.renalBand(d); ok {
+		if b.MaxDailyMg < cap {
+			return b.MaxDailyMg, ev.renalText
+		}
+		return cap, ""
+	}
+	low := math.Inf(1)
+	for _, b := range d.RenalBands {
+		if !b.Dialysis && b.MaxDailyMg < low {
+			low = b.MaxDailyMg
+		}
+	}
+	if low < cap {
+		return low, "kidney function not yet known"
+	}
+	return cap, ""
+}
+
+// alpha2delta is step 4.
+func (ev *eval) alpha2delta() {
+	ev.assessAlpha2Delta()
+	if ev.pregnant() {
+		return
+	}
+	cur := ev.currentOf(classIs("alpha2delta_ligand"))
+	if len(cur) > 0 {
+		for _, m := range cur {
+			ev.optimizeCurrent(m)
+		}
+		ev.a2dSummary()
+		return
+	}
+	if ev.a2dDeclined {
+		ev.finding("finding.a2d_declined", nil, []string{"preferences.declines alpha2delta_ligand"})
+		return
+	}
+	// Offer the first untried, tolerated, accepted agent.
+	var failed []string
+	for _, id := range a2dOrder {
+		switch ev.a2dTried[id] {
+		case "failed":
+			d, _ := ev.e.kb.Drug(id)
+			failed = append(failed, d.Name)
+		}
+	}
+	for _, id := range a2dOrder {
+		st := ev.a2dTried[id]
+		if st == "intolerant" || st == "failed" || ev.declined(id) {
+			continue
+		}
+		if ev.dialysis && id != "gabapentin" {
+			continue // conflict C8: gabapentin is the ESRD choice
+		}
+		if id == "gabapentin_enacarbil" && ev.a2dTried["gabapentin"] != "" && ev.a2dTried["gabapentin"] != "inadequate" {
+			continue // same active moiety as gabapentin
+		}
+		d, _ := ev.e.kb.Drug(id)
+		if len(failed) > 0 {
+			ev.rec("alpha2delta.switch_agent", id, map[string]string{"tried": joinAnd(failed), "drug": d.Name}, ev.a2dFacts)
+			ev.startSchedule(d, nil, ev.steps[ekbom.StepAlpha2Delta])
+			break
+		}
+		ev.startAlpha2Delta(d, st == "inadequate")
+		break
+	}
+	ev.a2dSummary()
+}
+
+func (ev *eval) a2dSummary() {
+	if ev.a2dFailed {
+		ev.finding("finding.a2d_failed", map[string]string{"detail": joinAnd(ev.a2dFacts)}, ev.a2dFacts)
+	} else if ev.a2dIntolerant && !ev.a2dAdequate {
+		ev.finding("finding.a2d_intolerant", map[string]string{"detail": joinAnd(ev.a2dFacts)}, ev.a2dFacts)
+	}
+}
+
+func (ev *eval) startAlpha2Delta(d *kb.Drug, retrial bool) {
+	var because []string
+	if retrial {
+		because = append(because, "previous trial was not adequate")
+	}
+	if ev.augmentation {
+		because = append(because, "augmentation: alpha-2-delta ligand added before the dopamine-agonist taper")
+	}
+	if len(ev.dopaminergic) == 0 && !retrial {
+		because = append(because, "no adequate alpha-2-delta trial on record; first-line (AASM strong)")
+	}
+	if ev.dialysis {
+		ev.rec("alpha2delta.esrd_start", d.ID, nil, append(because, "end-stage renal disease"))
+		ev.startSchedule(d, nil, ev.steps[ekbom.StepAlpha2Delta])
+		return
+	}
+	alts := "Pregabalin or gabapentin enacarbil are equally recommended alternatives; the drugs are not interchangeable."
+	switch d.ID {
+	case "pregabalin":
+		alts = "Gabapentin or gabapentin enacarbil are equally recommended alternatives; the drugs are not interchangeable."
+	case "gabapentin_enacarbil":
+		alts = "Gabapentin or pregabalin are alternatives; the drugs are not interchangeable."
+	}
+	ev.rec("alpha2delta.start", d.ID, map[string]string{"drug": d.Name, "timing": d.RLSDose.Divided, "alternatives": alts}, because)
+	ev.startSchedule(d, nil, ev.steps[ekbom.StepAlpha2Delta])
+}
+
+// startSchedule attaches a titration from the start dose (or from the current
+// dose when cur is set) to the last alpha-2-delta recommendation.
+func (ev *eval) startSchedule(d *kb.Drug, cur *float64, _ []ekbom.Recommendation) {
+	recs := ev.steps[ekbom.StepAlpha2Delta]
+	r := &recs[len(recs)-1]
+	rd := d.RLSDose
+	cap, capWhy := ev.doseCap(d)
+	start := rd.StartMg
+	if ev.elderly() && rd.ElderlyStartMg > 0 {
+		start = rd.ElderlyStartMg
+		r.Because = append(r.Because, fmt.Sprintf("age %d: lower start dose", ev.age))
+	}
+	target := rd.UsualMaxMg
+	if target <= 0 {
+		target = rd.MaxMg
+	}
+	if cur != nil {
+		start = math.Min(*cur+rd.StepMg, target)
+	}
+	if start > cap {
+		start = cap
+	}
+	if capWhy != "" {
+		r.Because = append(r.Because, fmt.Sprintf("capped at %s: %s", mgDay(cap), capWhy))
+		if capWhy == "kidney function not yet known" {
+			ev.renalTest(d)
+		}
+	}
+	times := rd.TimesPerDay
+	if b, ok := ev.renalBand(d); ok && b.TimesPerDay > 0 && b.TimesPerDay < times {
+		times = b.TimesPerDay
+	}
+	if times < 1 {
+		times = 1
+	}
+	if ev.dialysis && d.ID == "gabapentin" {
+		start = math.Min(100, cap)
+	}
+	sched, err := dose.TitrationSchedule(ev.asOf, dose.Titration{
+		Drug: d.Name, StartDailyMg: start, StepMg: rd.StepMg, StepDays: rd.StepDays,
+		TargetDailyMg: target, MaxDailyMg: cap, TimesPerDay: times, Timing: rd.Timing,
+	})
+	if err != nil {
+		ev.fail(fmt.Errorf("engine: titration for %s: %w", d.ID, err))
+		return
+	}
+	end := sched[len(sched)-1].DailyMg
+	r.Schedule = sched
+	r.Dose = &ekbom.Dose{
+		Text:       fmt.Sprintf("start %s, titrate by %s every %d days to %s (maximum %s)", mgDay(start), mg(rd.StepMg), rd.StepDays, mgDay(end), mgDay(cap)),
+		AmountMg:   ptr(start),
+		DailyMg:    ptr(end),
+		MaxDailyMg: ptr(cap),
+		Route:      d.Route,
+	}
+	if ev.dialysis && d.ID == "gabapentin" {
+		r.Dose.Text = fmt.Sprintf("100 mg after each dialysis or at bedtime; at most %s", mgDay(cap))
+	}
+	ev.a2dStarted = d.ID
+	ev.monitor("irls_after_change", ekbom.Date{}, "")
+}
+
+func (ev *eval) renalTest(d *kb.Drug) {
+	if ev.has("alpha2delta.test_renal") {
+		return
+	}
+	ev.rec("alpha2delta.test_renal", "", nil, []string{d.Name + " is renally cleared", "no creatinine clearance on record"})
+	ev.monitor("renal_function_check", ekbom.Date{}, "")
+}
+
+
+
+// optimizeCurrent reviews an alpha-2-delta ligand the patient takes now.
+func (ev *eval) optimizeCurrent(m *ekbom.Medication) {
+	d := ev.drug(m)
+	rd := d.RLSDose
+	vars := map[string]string{"drug": d.Name, "current": doseText(m, d)}
+	because := []string{"taking " + medText(m)}
+	daily := m.Resolved.DailyMg
+	if daily == nil {
+		if _, why := ev.doseCap(d); why == "kidney function not yet known" {
+			ev.renalTest(d)
+		}
+		return
+	}
+	cap, capWhy := ev.doseCap(d)
+	if capWhy != "" && capWhy != "kidney function not yet known" && *daily > cap+1e-9 {
+		vars["max"] = mgDay(cap)
+		vars["renal"] = capWhy
+		r := ev.rec("alpha2delta.reduce_renal", d.ID, vars, append(because, capWhy))
+		r.Dose = &ekbom.Dose{Text: "at most " + mgDay(cap), DailyMg: ptr(cap), MaxDailyMg: ptr(cap), Route: d.Route}
+		ev.monitor("irls_after_change", ekbom.Date{}, "")
+		return
+	}
+	if capWhy == "kidney function not yet known" {
+		ev.renalTest(d)
+	}
+	if m.Outcome == ekbom.Intolerant {
+		return
+	}
+	target := rd.UsualMaxMg
+	if *daily+1e-9 < rd.AdequateMg && *daily+1e-9 < cap {
+		vars["target"] = mgDay(math.Min(target, cap))
+		vars["adequate"] = mgDay(rd.AdequateMg)
+		ev.rec("alpha2delta.optimize", d.ID, vars, because)
+		ev.startSchedule(d, daily, nil)
+		return
+	}
+	if d.ID == "gabapentin" && isTrue(ev.p.Symptoms.DaytimeSymptoms) && (m.Resolved.Bedtime || (m.TimesPerDay != nil && *m.TimesPerDay == 1)) {
+		ev.rec("alpha2delta.divide", d.ID, vars, append(because, "daytime symptoms on a single evening dose"))
+	}
+	ev.rec("alpha2delta.continue", d.ID, vars, because)
+	// An adequate trial that failed: the other ligand may still help.
+	if ev.a2dTried[d.ID] == "failed" && !ev.dialysis {
+		other := map[string]string{"gabapentin": "pregabalin", "pregabalin": "gabapentin", "gabapentin_enacarbil": "pregabalin"}[d.ID]
+		if ev.a2dTried[other] == "" && !ev.declined(other) {
+			od, _ := ev.e.kb.Drug(other)
+			ev.rec("alpha2delta.switch_agent", other, map[string]string{"tried": d.Name, "drug": od.Name}, ev.a2dFacts)
+		}
+	}
+}

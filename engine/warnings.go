@@ -1,0 +1,287 @@
+package engine
+
+import (
+	"fmt"
+
+	"ekbom"
+	"ekbom/kb"
+)
+
+// exposure is what the patient takes now or is advised to take.
+type exposure struct {
+	drugs   map[string]bool // drug ids
+	classes map[string]bool
+	names   map[string][]string // class → display names
+}
+
+// recommendedActions are the actions that put a drug in the patient's hands.
+var recommendedActions = map[ekbom.Action]bool{
+	ekbom.ActStart: true, ekbom.ActConsider: true, ekbom.ActOptimize: true,
+	ekbom.ActContinue: true, ekbom.ActIncrease: true,
+}
+
+func (ev *eval) exposure() exposure {
+	x := exposure{drugs: map[string]bool{}, classes: map[string]bool{}, names: map[string][]string{}}
+	add := func(d *kb.Drug, label string) {
+		if x.drugs[d.ID] {
+			return
+		}
+		x.drugs[d.ID] = true
+		x.classes[d.Class] = true
+		x.names[d.Class] = append(x.names[d.Class], label)
+	}
+	for _, m := range ev.current {
+		if d := ev.drug(m); d != nil {
+			add(d, d.Name)
+		}
+	}
+	for _, id := range ekbom.StepOrder {
+		for _, r := range ev.steps[id] {
+			if !recommendedActions[r.Action] {
+				continue
+			}
+			if d, ok := ev.e.kb.Drug(r.Target); ok {
+				add(d, d.Name+" (recommended)")
+			} else if r.Target == "alpha2delta_ligand" || r.Target == "opioid" || r.Target == "benzodiazepine" {
+				x.classes[r.Target] = true
+				x.names[r.Target] = append(x.names[r.Target], ev.e.kb.ClassName(r.Target)+" (recommended)")
+			}
+		}
+	}
+	return x
+}
+
+// warnings adds the warnings that depend on the whole plan.
+func (ev *eval) warnings() {
+	p := ev.p
+	x := ev.exposure()
+
+	// Opioid with another respiratory depressant or risk.
+	if x.classes["opioid"] {
+		var with, because []string
+		because = append(because, x.names["opioid"]...)
+		if x.classes["alpha2delta_ligand"] {
+			with = append(with, "an alpha-2-delta ligand")
+			because = append(because, x.names["alpha2delta_ligand"]...)
+		}
+		if x.classes["benzodiazepine"] {
+			with = append(with, "a benzodiazepine")
+			because = append(because, x.names["benzodiazepine"]...)
+		}
+		if ev.osaUntreated {
+			with = append(with, "untreated sleep apnea")
+			because = append(because, "untreated sleep apnea")
+		}
+		if p.Has(ekbom.COPD) {
+			with = append(with, "COPD")
+			because = append(because, "condition copd")
+		}
+		if len(with) > 0 {
+			if x.classes["alpha2delta_ligand"] && x.classes["benzodiazepine"] {
+				because = append(because, "triple combination opioid + alpha-2-delta ligand + benzodiazepine: highest risk")
+			}
+			ev.warn("warn.respiratory_depression", map[string]string{"with": joinAnd(with)}, because)
+		}
+	}
+
+	// Renally cleared drugs with reduced kidney function.
+	if ev.renalReduced {
+		var drugs []string
+		for id := range x.drugs {
+			if d, _ := ev.e.kb.Drug(id); d.RenallyCleared {
+				drugs = append(drugs, d.Name)
+			}
+		}
+		if len(drugs) > 0 {
+			sortStrings(drugs)
+			renal := ev.renalText
+			if renal == "" {
+				renal = "chronic kidney disease"
+			}
+			ev.warn("warn.renal_dosing", map[string]string{"renal": renal, "drugs": joinAnd(drugs)},
+				append([]string{renal}, drugs...))
+		}
+	}
+
+	// Sedating drugs in the elderly or those at risk of falls.
+	if ev.elderly() || p.Has(ekbom.FallRisk) {
+		var drugs []string
+		for id := range x.drugs {
+			if d, _ := ev.e.kb.Drug(id); d.Sedating {
+				drugs = append(drugs, d.Name)
+			}
+		}
+		for _, c := range []string{"alpha2delta_ligand", "opioid"} {
+			if x.classes[c] && len(drugs) == 0 {
+				drugs = append(drugs, ev.e.kb.ClassName(c))
+			}
+		}
+		if len(drugs) > 0 {
+			sortStrings(drugs)
+			who := fmt.Sprintf("Age %d", ev.age)
+			if !ev.elderly() {
+				who = "Fall risk"
+			} else if p.Has(ekbom.FallRisk) {
+				who += " with fall risk"
+			}
+			ev.warn("warn.falls_sedation", map[string]string{"who": who, "drugs": joinAnd(drugs)}, append([]string{who}, drugs...))
+		}
+	}
+
+	// Substance use disorder when opioids are current or would be considered.
+	if ev.oud && (x.classes["opioid"] || ev.opioidBlocked) && !ev.hasWarning(ekbom.WarnOpioidUseDisorder) {
+		cond := ev.oudText()
+		ev.warn("warn.opioid_use_disorder", map[string]string{"condition": cond}, []string{cond})
+	}
+}
+
+// avoidList lists the drugs not to start, and flags the ones taken now.
+func (ev *eval) avoidList() {
+	taking := map[string]bool{}
+	for _, m := range ev.current {
+		taking[m.Resolved.Ingredient] = true
+	}
+	augmented := map[string]bool{}
+	for _, m := range ev.past {
+		if m.Outcome == ekbom.Augmented {
+			augmented[m.Resolved.Ingredient] = true
+		}
+	}
+	for _, d := range ev.e.kb.DrugList {
+		a := d.Avoid
+		if a == nil {
+			continue
+		}
+		strength, certainty, verified := a.Strength, a.Certainty, a.Verified
+		sources := append([]string{}, a.Sources...)
+		if g, ok := ev.e.kb.GuidelineRec(a.Evidence); ok {
+			strength, certainty, verified = g.Strength, g.Certainty, g.Verified()
+			sources = appendNew(sources, g.Sources...)
+		}
+		for _, s := range sources {
+			ev.cite(s)
+		}
+		for _, c := range a.Conflicts {
+			ev.conflict(c)
+		}
+		text := a.Reason
+		if augmented[d.ID] {
+			text += " This patient has had augmentation on it before."
+		}
+		ev.plan.Avoid = append(ev.plan.Avoid, ekbom.Avoid{
+			Target: d.ID, Class: d.Class, Text: text, Strength: strength, Certainty: certainty,
+			GradeVerified: verified, Sources: sources, CurrentlyTaking: taking[d.ID],
+		})
+	}
+}
+
+// status decides whether the RLS meets the definition of refractory.
+func (ev *eval) status() {
+	for _, m := range ev.current {
+		if m.Start != nil && ev.asOf.DaysSince(*m.Start) < ev.t.recentDays {
+			if d := ev.drug(m); d != nil && (d.Class == "alpha2delta_ligand" || d.Class == "opioid" || d.Class == "iv_iron") {
+				ev.recentChange = append(ev.recentChange, d.Name)
+				ev.finding("finding.recent_change", map[string]string{"drug": d.Name}, []string{fmt.Sprintf("%s started %s", d.Name, m.Start)})
+			}
+		}
+	}
+	var notYet, unknown bool
+	if ev.iron == ironUnknown {
+		ev.reason("status.iron_unknown")
+		unknown = true
+	} else if !ev.ironAddressed() {
+		ev.reason("status.iron")
+		notYet = true
+	}
+	a2dDone := ev.a2dFailed || ev.a2dIntolerant || ev.a2dDeclined
+	if !a2dDone && !ev.augmentation {
+		if ev.a2dUnknown {
+			ev.reason("status.a2d_unknown")
+			unknown = true
+		} else {
+			ev.reason("status.a2d_not_tried")
+			notYet = true
+		}
+	}
+	if ev.exacerbators {
+		ev.reason("status.exacerbators")
+		notYet = true
+	}
+	if len(ev.recentChange) > 0 {
+		ev.reason("status.recent_change")
+		notYet = true
+	}
+	switch {
+	case ev.irls == nil:
+		ev.reason("status.severity_unknown")
+		unknown = true
+	case *ev.irls < ev.t.irlsModerate && !ev.augmentation:
+		ev.reason("status.controlled")
+		notYet = true
+	}
+	switch {
+	case notYet:
+		ev.plan.Status = ekbom.NotYetRefractory
+	case unknown:
+		ev.plan.Status = ekbom.Undetermined
+	default:
+		ev.plan.Status = ekbom.Refractory
+		ev.plan.StatusReasons = ev.plan.StatusReasons[:0]
+		if ev.augmentation {
+			ev.reason("status.augmentation")
+		}
+		if a2dDone {
+			ev.reason("status.refractory")
+		}
+	}
+}
+
+// monitoring adds the follow-up that does not belong to one step.
+func (ev *eval) monitoring() {
+	changed := false
+	for _, recs := range ev.steps {
+		for _, r := range recs {
+			switch r.Action {
+			case ekbom.ActStart, ekbom.ActOptimize, ekbom.ActDecrease, ekbom.ActTaper, ekbom.ActSwitch, ekbom.ActStop:
+				changed = true
+			}
+		}
+	}
+	switch {
+	case ev.irls == nil:
+		ev.monitor("irls_baseline", ekbom.Date{}, "")
+		ev.missing("IRLS severity score (10 items)")
+	case changed:
+		ev.monitor("irls_after_change", ekbom.Date{}, "")
+	default:
+		ev.monitor("irls_routine", ekbom.Date{}, "")
+	}
+	if fer := ev.latest[ekbom.Ferritin]; fer != nil && ev.iron != ironPending {
+		due := fer.Date.AddDays(ev.t.routineIronDays)
+		if ev.has("iron.retest") {
+			due = ev.asOf
+		}
+		ev.monitor("iron_panel_routine", due, "")
+	}
+}
+
+// unrecognised reports medications the knowledge base does not know.
+func (ev *eval) unrecognised() {
+	for i, m := range ev.p.Medications {
+		if m.Resolved.Ingredient == "" {
+			name := m.Name
+			if name == "" {
+				name = m.Sig
+			}
+			ev.missing(fmt.Sprintf("medications[%d] %q is not in the knowledge base and was not assessed", i, name))
+		}
+	}
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
