@@ -297,8 +297,6 @@ func (ev *eval) renalTest(d *kb.Drug) {
 	ev.monitor("renal_function_check", ekbom.Date{}, "")
 }
 
-
-
 // optimizeCurrent reviews an alpha-2-delta ligand the patient takes now.
 func (ev *eval) optimizeCurrent(m *ekbom.Medication) {
 	d := ev.drug(m)

@@ -249,8 +249,6 @@ func (ev *eval) stepIron() {
 	}
 }
 
-
-
 // startFCM recommends ferric carboxymaltose with its follow-up.
 func (ev *eval) startFCM(rule string, because []string) {
 	r := ev.rec(rule, "", nil, because)

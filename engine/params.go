@@ -8,7 +8,7 @@ import (
 
 // params are the knowledge-base thresholds the engine uses, read once by New.
 type params struct {
-	ferritinStartMax, tsatLow, ferritinIVOnlyMax  float64
+	ferritinStartMax, tsatLow, ferritinIVOnlyMax   float64
 	ferritinOverload, tsatOverload, ferritinFCMMax float64
 	esrdFerritinMax, esrdTSATMax                   float64
 	pregOralFerritinMax, pregIVFerritinMax         float64

@@ -40,7 +40,7 @@ type Base struct {
 	Codes         Codes
 	ClassList     []Class
 
-	classes    map[string]*Class
+	classes map[string]*Class
 
 	sources    map[string]*Source
 	guideline  map[string]*GuidelineRec

@@ -1,0 +1,78 @@
+package ekbom_test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection enforces the layering of shared/style.md: imports
+// flow cmd -> internal -> engine/intake/fhir/cdshooks -> kb/dose -> ekbom, and
+// the core packages do no I/O.
+func TestDependencyDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	type pkg struct {
+		ImportPath string
+		Imports    []string
+		Deps       []string
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	// layer of each first-party package; a package may import only lower layers.
+	layer := func(path string) int {
+		switch {
+		case path == "ekbom":
+			return 0
+		case path == "ekbom/kb" || path == "ekbom/dose" || path == "ekbom/schema":
+			return 1
+		case path == "ekbom/engine" || path == "ekbom/intake" || path == "ekbom/fhir" || path == "ekbom/cdshooks":
+			return 2
+		case strings.HasPrefix(path, "ekbom/internal/"):
+			return 3
+		case strings.HasPrefix(path, "ekbom/cmd/"):
+			return 4
+		}
+		return -1
+	}
+	forbiddenIO := []string{"os", "net", "net/http", "database/sql", "log", "log/slog", "os/exec"}
+	core := map[string]bool{"ekbom": true, "ekbom/kb": true, "ekbom/dose": true, "ekbom/engine": true, "ekbom/intake": true}
+	for _, p := range pkgs {
+		l := layer(p.ImportPath)
+		if l < 0 {
+			t.Errorf("%s: package outside the documented layout", p.ImportPath)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, "ekbom") {
+				continue
+			}
+			il := layer(imp)
+			if il >= l {
+				t.Errorf("%s (layer %d) imports %s (layer %d): imports must flow downwards", p.ImportPath, l, imp, il)
+			}
+		}
+		if core[p.ImportPath] {
+			for _, d := range p.Deps {
+				for _, f := range forbiddenIO {
+					if d == f {
+						t.Errorf("%s depends on %s: core packages do no I/O", p.ImportPath, d)
+					}
+				}
+			}
+		}
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+}
