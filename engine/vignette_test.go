@@ -25,19 +25,19 @@ var update = flag.Bool("update", false, "rewrite plan.golden.json files (a clini
 // It is written from the sources, independently of the golden file, so a
 // golden that drifts from the clinical intent fails here.
 type expectation struct {
-	Status      string            `yaml:"status"`
-	Pathway     string            `yaml:"pathway"`
-	Band        string            `yaml:"band"`
-	Rules       []string          `yaml:"rules"`        // must fire
-	NotRules    []string          `yaml:"not_rules"`    // must not fire
-	Warnings    []string          `yaml:"warnings"`     // codes that must appear
-	NotWarnings []string          `yaml:"not_warnings"` // codes that must not
-	Findings    []string          `yaml:"findings"`     // finding codes
-	Actions     map[string]string `yaml:"actions"`      // target → action that must appear
-	NoStart     []string          `yaml:"no_start"`     // targets or classes never started/considered
-	Taking      []string          `yaml:"currently_taking"`
-	Missing     []string          `yaml:"missing"` // substrings expected in missing
-	Conflicts   []string          `yaml:"conflicts"`
+	Status      string             `yaml:"status"`
+	Pathway     string             `yaml:"pathway"`
+	Band        string             `yaml:"band"`
+	Rules       []string           `yaml:"rules"`        // must fire
+	NotRules    []string           `yaml:"not_rules"`    // must not fire
+	Warnings    []string           `yaml:"warnings"`     // codes that must appear
+	NotWarnings []string           `yaml:"not_warnings"` // codes that must not
+	Findings    []string           `yaml:"findings"`     // finding codes
+	Actions     map[string]string  `yaml:"actions"`      // target → action that must appear
+	NoStart     []string           `yaml:"no_start"`     // targets or classes never started/considered
+	Taking      []string           `yaml:"currently_taking"`
+	Missing     []string           `yaml:"missing"` // substrings expected in missing
+	Conflicts   []string           `yaml:"conflicts"`
 	MaxDailyMg  map[string]float64 `yaml:"max_daily_mg"` // target → ceiling of any dose/schedule
 }
 
