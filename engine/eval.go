@@ -220,7 +220,7 @@ func (ev *eval) has(id string) bool {
 }
 
 func (ev *eval) render(r *kb.Rule, vars map[string]string) string {
-	text, err := kb.Render(strings.TrimSpace(r.Text), vars)
+	text, err := kb.Render(r.Text, vars)
 	if err != nil {
 		ev.fail(fmt.Errorf("engine: rule %q: %v", r.ID, err))
 	}
@@ -242,8 +242,9 @@ func (ev *eval) warn(id string, vars map[string]string, because []string) {
 		ev.fail(fmt.Errorf("engine: rule %q is not a warning", id))
 		return
 	}
+	text := ev.render(r, vars)
 	for _, w := range ev.plan.Warnings {
-		if w.Code == r.Code && w.Text == ev.render(r, vars) {
+		if w.Code == r.Code && w.Text == text {
 			return
 		}
 	}
@@ -251,7 +252,7 @@ func (ev *eval) warn(id string, vars map[string]string, because []string) {
 		ev.cite(s)
 	}
 	ev.plan.Warnings = append(ev.plan.Warnings, ekbom.Warning{
-		Code: r.Code, Severity: r.Severity, Text: ev.render(r, vars),
+		Code: r.Code, Severity: r.Severity, Text: text,
 		Because: nonNil(because), Sources: r.Sources,
 	})
 }
@@ -313,7 +314,7 @@ func (ev *eval) cite(id string) {
 		return
 	}
 	if s, ok := ev.e.kb.Source(id); ok {
-		ev.plan.Sources[id] = ekbom.SourceRef{Citation: strings.TrimSpace(s.Citation), URL: s.URL}
+		ev.plan.Sources[id] = ekbom.SourceRef{Citation: s.Citation, URL: s.URL}
 	}
 }
 

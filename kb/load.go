@@ -146,6 +146,7 @@ func (b *Base) index(l *loader) {
 	}
 	b.sources = map[string]*Source{}
 	for _, s := range b.SourceList {
+		s.Citation = strings.Join(strings.Fields(s.Citation), " ")
 		if b.sources[s.ID] != nil {
 			l.addf("sources.yaml: duplicate source id %q", s.ID)
 		}
@@ -160,6 +161,7 @@ func (b *Base) index(l *loader) {
 	}
 	b.rules = map[string]*Rule{}
 	for _, r := range b.RuleList {
+		r.Text = strings.TrimSpace(r.Text)
 		if b.rules[r.ID] != nil {
 			l.addf("rules: duplicate rule id %q", r.ID)
 		}
@@ -563,18 +565,35 @@ func (b *Base) ClassName(id string) string {
 // Render fills a rule text's {placeholders} from vars. A placeholder with no
 // value is an error so that no half-filled text reaches a clinician.
 func Render(text string, vars map[string]string) (string, error) {
-	var missing []string
-	out := placeholder.ReplaceAllStringFunc(text, func(m string) string {
-		k := m[1 : len(m)-1]
-		v, ok := vars[k]
-		if !ok {
-			missing = append(missing, k)
-			return m
-		}
-		return v
-	})
-	if len(missing) > 0 {
-		return out, errors.New("text needs " + strings.Join(missing, ", "))
+	if strings.IndexByte(text, '{') < 0 {
+		return text, nil
 	}
-	return out, nil
+	var sb strings.Builder
+	sb.Grow(len(text) + 64)
+	var missing []string
+	for {
+		i := strings.IndexByte(text, '{')
+		if i < 0 {
+			sb.WriteString(text)
+			break
+		}
+		j := strings.IndexByte(text[i:], '}')
+		if j < 0 {
+			sb.WriteString(text)
+			break
+		}
+		key := text[i+1 : i+j]
+		sb.WriteString(text[:i])
+		if v, ok := vars[key]; ok {
+			sb.WriteString(v)
+		} else {
+			missing = append(missing, key)
+			sb.WriteString(text[i : i+j+1])
+		}
+		text = text[i+j+1:]
+	}
+	if len(missing) > 0 {
+		return sb.String(), errors.New("text needs " + strings.Join(missing, ", "))
+	}
+	return sb.String(), nil
 }
