@@ -1,0 +1,151 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"ekbom"
+	"ekbom/engine"
+	"ekbom/intake"
+	"ekbom/internal/report"
+	"ekbom/kb"
+)
+
+func cmdAssess(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("assess", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "text", "output format: text, markdown or json")
+	asOf := fs.String("as-of", "", "date the plan is made for (YYYY-MM-DD); overrides the record's as_of; default today")
+	input := fs.String("input", "", "input format: json or yaml (default: detect)")
+	if err := fs.Parse(interleaved(args)); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: ekbom assess [-format text|markdown|json] [-as-of YYYY-MM-DD] FILE|-")
+		return 2
+	}
+	switch *format {
+	case "text", "markdown", "json":
+	default:
+		fmt.Fprintf(stderr, "ekbom: -format: unknown format %q (text, markdown or json)\n", *format)
+		return 2
+	}
+	data, err := readInput(fs.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "ekbom: %v\n", err)
+		return 2
+	}
+	b, err := kb.Default()
+	if err != nil {
+		fmt.Fprintf(stderr, "ekbom: %v\n", err)
+		return 1
+	}
+	p, err := intake.Decode(data, *input)
+	if err != nil {
+		return printInvalid(stderr, err)
+	}
+	if *asOf != "" {
+		d, err := ekbom.ParseDate(*asOf)
+		if err != nil {
+			fmt.Fprintf(stderr, "-as-of: %v\n", err)
+			return 2
+		}
+		p.AsOf = d
+	}
+	if err := intake.Normalize(p, b, intake.Options{Today: ekbom.DateFromTime(time.Now())}); err != nil {
+		return printInvalid(stderr, err)
+	}
+	e, err := engine.New(b, engine.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "ekbom: %v\n", err)
+		return 1
+	}
+	plan, err := e.Evaluate(p)
+	if err != nil {
+		fmt.Fprintf(stderr, "ekbom: %v\n", err)
+		return 1
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(plan); err != nil {
+			fmt.Fprintf(stderr, "ekbom: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if err := report.Write(stdout, plan, report.Format(*format)); err != nil {
+		fmt.Fprintf(stderr, "ekbom: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// printInvalid prints every problem of a validation error, one per line.
+func printInvalid(stderr io.Writer, err error) int {
+	var ve *ekbom.ValidationError
+	if errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			fmt.Fprintln(stderr, p.String())
+		}
+		return 2
+	}
+	fmt.Fprintf(stderr, "ekbom: %v\n", err)
+	if errors.Is(err, ekbom.ErrInvalid) || errors.Is(err, ekbom.ErrOutOfScope) {
+		return 2
+	}
+	return 2
+}
+
+func readInput(name string, stdin io.Reader) ([]byte, error) {
+	const limit = 8 << 20
+	var r io.Reader = stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit {
+		return nil, fmt.Errorf("%s: larger than %d MiB", name, limit>>20)
+	}
+	if strings.TrimSpace(string(data)) == "" {
+		return nil, fmt.Errorf("%s: empty input", name)
+	}
+	return data, nil
+}
+
+// interleaved lets flags follow positional arguments ("assess p.yaml -format json").
+func interleaved(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			pos = append(pos, args[i+1:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "-") && a != "-":
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return append(flags, pos...)
+}

@@ -1,0 +1,63 @@
+// Command ekbom is the command-line face of the ekbom clinical decision-support
+// engine for refractory restless legs syndrome.
+//
+//	ekbom assess patient.yaml          a plan for one patient (JSON or YAML; - reads stdin)
+//	ekbom kb [section] [id]            browse the knowledge base
+//	ekbom irls 3 3 2 4 3 3 4 2 3 2     score the ten IRLS items
+//	ekbom taper -drug pramipexole -dose 0.75
+//	ekbom schema patient|plan          print a JSON Schema
+//
+// ekbom supports clinical judgement; it is not a medical device.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `ekbom — decision support for refractory restless legs syndrome (adults)
+
+usage:
+  ekbom assess [-format text|markdown|json] [-as-of YYYY-MM-DD] FILE|-
+  ekbom kb [recommendations|rules|drugs|sources|conflicts|thresholds] [ID] [-format text|json]
+  ekbom irls [-format text|json] ITEM1 … ITEM10
+  ekbom taper -drug NAME -dose MG_PER_DAY [-start YYYY-MM-DD] [-step PPX_MG] [-days N] [-format text|json]
+  ekbom schema patient|plan
+  ekbom version
+
+ekbom supports clinical judgement; it is not a medical device.
+Exit status: 0 plan produced, 2 invalid input (every problem on stderr), 1 other error.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "assess":
+		return cmdAssess(rest, stdin, stdout, stderr)
+	case "kb":
+		return cmdKB(rest, stdout, stderr)
+	case "irls":
+		return cmdIRLS(rest, stdout, stderr)
+	case "taper":
+		return cmdTaper(rest, stdout, stderr)
+	case "schema":
+		return cmdSchema(rest, stdout, stderr)
+	case "version", "-version", "--version":
+		return cmdVersion(stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "ekbom: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
