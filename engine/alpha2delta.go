@@ -62,7 +62,7 @@ func (ev *eval) assessAlpha2Delta() {
 			ev.a2dFailed = true
 			ev.a2dAdequate = true
 			ev.a2dTried[d.ID] = "failed"
-			ev.a2dFacts = append(ev.a2dFacts, desc+" without control")
+			ev.a2dFacts = append(ev.a2dFacts, desc+", symptoms persist")
 		case adequateDose && longEnough:
 			ev.a2dAdequate = true
 			ev.a2dTried[d.ID] = "adequate"

@@ -544,7 +544,7 @@ var nonDrugTargets = map[string]bool{
 	"nicotine": true, "sleep_deprivation": true, "sleep_specialist": true,
 	"phosphate": true, "crp": true, "augmentation": true, "opioid_safety_screening": true,
 	"naloxone": true, "bowel_regimen": true, "ecg": true, "non_drug_measures": true,
-	"dopamine_agonist_taper": true, "addiction_specialist": true,
+	"dopamine_agonist_taper": true, "addiction_specialist": true, "older_adult_precautions": true,
 }
 
 // Class is a drug class with its display name.
