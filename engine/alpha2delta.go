@@ -57,6 +57,11 @@ func (ev *eval) assessAlpha2Delta() {
 		}
 		failedOutcome := m.Outcome == ekbom.Ineffective || m.Outcome == ekbom.Partial
 		persisting := current && ev.irls != nil && *ev.irls >= ev.t.irlsModerate
+		if current && ev.singleEveningDoseWithDaytimeSymptoms(m) {
+			// Conflict C5: split the dose before judging the trial.
+			ev.a2dTried[d.ID] = "timing"
+			return
+		}
 		switch {
 		case adequateDose && longEnough && (failedOutcome || persisting):
 			ev.a2dFailed = true
@@ -83,6 +88,13 @@ func (ev *eval) assessAlpha2Delta() {
 	for _, m := range ev.currentOf(classIs("alpha2delta_ligand")) {
 		judge(m, true)
 	}
+}
+
+// singleEveningDoseWithDaytimeSymptoms reports gabapentin taken once in the
+// evening while symptoms start earlier in the day.
+func (ev *eval) singleEveningDoseWithDaytimeSymptoms(m *ekbom.Medication) bool {
+	single := m.Resolved.Bedtime || (m.TimesPerDay != nil && *m.TimesPerDay == 1)
+	return m.Resolved.Ingredient == "gabapentin" && single && isTrue(ev.p.Symptoms.DaytimeSymptoms)
 }
 
 func (ev *eval) allA2DIntolerant() bool {
@@ -160,6 +172,9 @@ func (ev *eval) alpha2delta() {
 		ev.finding("finding.a2d_declined", nil, []string{"preferences.declines alpha2delta_ligand"})
 		return
 	}
+	if ev.opioidForAug && !ev.a2dFailed {
+		return // one change at a time: the opioid covers the switch first (C10)
+	}
 	// Offer the first untried, tolerated, accepted agent.
 	var failed []string
 	for _, id := range a2dOrder {
@@ -182,8 +197,8 @@ func (ev *eval) alpha2delta() {
 		}
 		d, _ := ev.e.kb.Drug(id)
 		if len(failed) > 0 {
-			ev.rec("alpha2delta.switch_agent", id, map[string]string{"tried": joinAnd(failed), "drug": d.Name}, ev.a2dFacts)
-			ev.startSchedule(d, nil, ev.steps[ekbom.StepAlpha2Delta])
+			r := ev.rec("alpha2delta.switch_agent", id, map[string]string{"tried": joinAnd(failed), "drug": d.Name}, ev.a2dFacts)
+			ev.startSchedule(r, d, nil)
 			break
 		}
 		ev.startAlpha2Delta(d, st == "inadequate")
@@ -212,8 +227,8 @@ func (ev *eval) startAlpha2Delta(d *kb.Drug, retrial bool) {
 		because = append(because, "no adequate alpha-2-delta trial on record; first-line (AASM strong)")
 	}
 	if ev.dialysis {
-		ev.rec("alpha2delta.esrd_start", d.ID, nil, append(because, "end-stage renal disease"))
-		ev.startSchedule(d, nil, ev.steps[ekbom.StepAlpha2Delta])
+		r := ev.rec("alpha2delta.esrd_start", d.ID, nil, append(because, "end-stage renal disease"))
+		ev.startSchedule(r, d, nil)
 		return
 	}
 	alts := "Pregabalin or gabapentin enacarbil are equally recommended alternatives; the drugs are not interchangeable."
@@ -223,15 +238,13 @@ func (ev *eval) startAlpha2Delta(d *kb.Drug, retrial bool) {
 	case "gabapentin_enacarbil":
 		alts = "Gabapentin or pregabalin are alternatives; the drugs are not interchangeable."
 	}
-	ev.rec("alpha2delta.start", d.ID, map[string]string{"drug": d.Name, "timing": d.RLSDose.Divided, "alternatives": alts}, because)
-	ev.startSchedule(d, nil, ev.steps[ekbom.StepAlpha2Delta])
+	r := ev.rec("alpha2delta.start", d.ID, map[string]string{"drug": d.Name, "timing": d.RLSDose.Divided, "alternatives": alts}, because)
+	ev.startSchedule(r, d, nil)
 }
 
-// startSchedule attaches a titration from the start dose (or from the current
-// dose when cur is set) to the last alpha-2-delta recommendation.
-func (ev *eval) startSchedule(d *kb.Drug, cur *float64, _ []ekbom.Recommendation) {
-	recs := ev.steps[ekbom.StepAlpha2Delta]
-	r := &recs[len(recs)-1]
+// startSchedule attaches to r a titration from the start dose (or from the
+// current dose when cur is set).
+func (ev *eval) startSchedule(r *ekbom.Recommendation, d *kb.Drug, cur *float64) {
 	rd := d.RLSDose
 	cap, capWhy := ev.doseCap(d)
 	start := rd.StartMg
@@ -262,11 +275,15 @@ func (ev *eval) startSchedule(d *kb.Drug, cur *float64, _ []ekbom.Recommendation
 	if times < 1 {
 		times = 1
 	}
+	step := rd.StepMg
 	if ev.dialysis && d.ID == "gabapentin" {
 		start = math.Min(100, cap)
 	}
+	if (ev.elderly() || ev.dialysis) && cur == nil && start < step {
+		step = start // start low, go slow: raise by the start dose
+	}
 	sched, err := dose.TitrationSchedule(ev.asOf, dose.Titration{
-		Drug: d.Name, StartDailyMg: start, StepMg: rd.StepMg, StepDays: rd.StepDays,
+		Drug: d.Name, StartDailyMg: start, StepMg: step, StepDays: rd.StepDays,
 		TargetDailyMg: target, MaxDailyMg: cap, TimesPerDay: times, Timing: rd.Timing,
 	})
 	if err != nil {
@@ -276,7 +293,7 @@ func (ev *eval) startSchedule(d *kb.Drug, cur *float64, _ []ekbom.Recommendation
 	end := sched[len(sched)-1].DailyMg
 	r.Schedule = sched
 	r.Dose = &ekbom.Dose{
-		Text:       fmt.Sprintf("start %s, titrate by %s every %d days to %s (maximum %s)", mgDay(start), mg(rd.StepMg), rd.StepDays, mgDay(end), mgDay(cap)),
+		Text:       fmt.Sprintf("start %s, titrate by %s every %d days to %s (maximum %s)", mgDay(start), mg(step), rd.StepDays, mgDay(end), mgDay(cap)),
 		AmountMg:   ptr(start),
 		DailyMg:    ptr(end),
 		MaxDailyMg: ptr(cap),
@@ -310,6 +327,11 @@ func (ev *eval) optimizeCurrent(m *ekbom.Medication) {
 		}
 		return
 	}
+	if ev.dialysis && d.ID != "gabapentin" && ev.a2dTried["gabapentin"] != "intolerant" && !ev.declined("gabapentin") {
+		g, _ := ev.e.kb.Drug("gabapentin")
+		r := ev.rec("alpha2delta.esrd_prefer_gabapentin", "gabapentin", map[string]string{"drug": d.Name}, append(because, "end-stage renal disease"))
+		ev.startSchedule(r, g, nil)
+	}
 	cap, capWhy := ev.doseCap(d)
 	if capWhy != "" && capWhy != "kidney function not yet known" && *daily > cap+1e-9 {
 		vars["max"] = mgDay(cap)
@@ -326,23 +348,45 @@ func (ev *eval) optimizeCurrent(m *ekbom.Medication) {
 		return
 	}
 	target := rd.UsualMaxMg
-	if *daily+1e-9 < rd.AdequateMg && *daily+1e-9 < cap {
+	controlled := ev.irls != nil && *ev.irls < ev.t.irlsModerate
+	if ev.iron == ironPending {
+		because = append(because, "recent IV iron: do not change other RLS drugs until it can be judged (C18)")
+		ev.conflict("C18")
+	} else if controlled {
+		because = append(because, fmt.Sprintf("IRLS %d: symptoms controlled — titrate to effect, not to a number", *ev.irls))
+	}
+	if *daily+1e-9 < rd.AdequateMg && *daily+1e-9 < cap && !controlled && ev.iron != ironPending {
 		vars["target"] = mgDay(math.Min(target, cap))
 		vars["adequate"] = mgDay(rd.AdequateMg)
-		ev.rec("alpha2delta.optimize", d.ID, vars, because)
-		ev.startSchedule(d, daily, nil)
+		r := ev.rec("alpha2delta.optimize", d.ID, vars, because)
+		ev.startSchedule(r, d, daily)
 		return
 	}
-	if d.ID == "gabapentin" && isTrue(ev.p.Symptoms.DaytimeSymptoms) && (m.Resolved.Bedtime || (m.TimesPerDay != nil && *m.TimesPerDay == 1)) {
-		ev.rec("alpha2delta.divide", d.ID, vars, append(because, "daytime symptoms on a single evening dose"))
+	if ev.singleEveningDoseWithDaytimeSymptoms(m) {
+		r := ev.rec("alpha2delta.divide", d.ID, vars, append(because, "daytime symptoms on a single evening dose"))
+		half := *daily / 2
+		if *daily <= cap+1e-9 {
+			r.Dose = &ekbom.Dose{Text: fmt.Sprintf("same total, %s: %s in the afternoon and %s at bedtime", mgDay(*daily), mg(half), mg(*daily-half)),
+				AmountMg: ptr(half), TimesPerDay: ptr(2.0), DailyMg: ptr(*daily), MaxDailyMg: ptr(*daily), Route: d.Route}
+		} else {
+			// Kidney function unknown and the dose above the lowest band: no
+			// numbers until creatinine clearance confirms the dose is allowed.
+			r.Dose = &ekbom.Dose{Text: "same total daily dose, split into an afternoon and a bedtime dose, once kidney function confirms the dose is within limits", Route: d.Route}
+		}
+		ev.conflict("C5")
 	}
 	ev.rec("alpha2delta.continue", d.ID, vars, because)
 	// An adequate trial that failed: the other ligand may still help.
-	if ev.a2dTried[d.ID] == "failed" && !ev.dialysis {
+	if ev.a2dTried[d.ID] == "failed" {
 		other := map[string]string{"gabapentin": "pregabalin", "pregabalin": "gabapentin", "gabapentin_enacarbil": "pregabalin"}[d.ID]
-		if ev.a2dTried[other] == "" && !ev.declined(other) {
+		if ev.dialysis {
+			other = "gabapentin" // conflict C8: gabapentin is the ESRD choice
+			ev.conflict("C8")
+		}
+		if other != d.ID && ev.a2dTried[other] == "" && !ev.declined(other) {
 			od, _ := ev.e.kb.Drug(other)
-			ev.rec("alpha2delta.switch_agent", other, map[string]string{"tried": d.Name, "drug": od.Name}, ev.a2dFacts)
+			r := ev.rec("alpha2delta.switch_agent", other, map[string]string{"tried": d.Name, "drug": od.Name}, ev.a2dFacts)
+			ev.startSchedule(r, od, nil)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 
 	"ekbom"
 	"ekbom/dose"
@@ -123,8 +124,10 @@ func (ev *eval) manageDopaminergic(m *ekbom.Medication) {
 	vars := map[string]string{"drug": d.Name, "dose": doseText(m, d)}
 	if !r.met && !r.suspected {
 		ev.finding("finding.on_dopaminergic", vars, []string{"taking " + medText(m)})
-		if !ev.pregnant() {
+		ev.assessAlpha2Delta()
+		if !ev.pregnant() && !ev.a2dDeclined && !ev.allA2DIntolerant() {
 			ev.rec("augmentation.plan_switch", "", vars, []string{"taking " + medText(m)})
+			ev.warn("warn.abrupt_stop", map[string]string{"drug": d.Name}, []string{"a switch off " + medText(m) + " is suggested"})
 		}
 		return
 	}
@@ -149,7 +152,11 @@ func (ev *eval) manageDopaminergic(m *ekbom.Medication) {
 		return // the pregnancy pathway plans the withdrawal (special populations)
 	}
 	if r.severity == "mild" && !aboveMax {
-		ev.rec("augmentation.mild_options", d.ID, vars, because)
+		rec := ev.rec("augmentation.mild_options", d.ID, vars, because)
+		if daily != nil {
+			rec.Dose = &ekbom.Dose{Text: "same or lower total daily dose: at most " + doseText(m, d), DailyMg: ptr(*daily), MaxDailyMg: ptr(*daily)}
+		}
+		ev.warn("warn.abrupt_stop", map[string]string{"drug": d.Name}, []string{"a switch off " + medText(m) + " is one of the options"})
 		return
 	}
 	ev.planCover(d, r.severity, because)
@@ -177,7 +184,10 @@ func (ev *eval) triggerFacts() []string {
 func (ev *eval) planCover(d *kb.Drug, severity string, because []string) {
 	ev.assessAlpha2Delta()
 	a2dUsable := !ev.a2dDeclined && !ev.allA2DIntolerant()
-	opioidUsable := !ev.declined("oxycodone") && !ev.oud
+	// An opioid can cover the switch only if one would actually be started
+	// now: not declined, no substance use disorder, no high misuse risk, and
+	// no untreated sleep apnea (the opioid step would defer it).
+	opioidUsable := ev.opioidChoice() != "" && !ev.oud && ev.p.Screening.OpioidRisk != "high" && !ev.osaUntreated
 	var reason string
 	switch {
 	case severity == "very_severe":
@@ -192,7 +202,7 @@ func (ev *eval) planCover(d *kb.Drug, severity string, because []string) {
 		ev.opioidForAug = true
 		ev.rec("augmentation.add_opioid", "", vars, because)
 		if a2dUsable && !ev.a2dFailed {
-			ev.rec("augmentation.add_alpha2delta", "", vars, because)
+			ev.rec("augmentation.alternative_alpha2delta", "", vars, because)
 		}
 		return
 	}
@@ -216,9 +226,17 @@ func (ev *eval) planTaper(m *ekbom.Medication, d *kb.Drug, because []string) {
 	if d.PPXPerMg > 0 {
 		stepMg = t.taperStepPPX / d.PPXPerMg
 	}
+	if inc > 0 {
+		// The calendar moves in whole practical dose units (dose.TaperSchedule).
+		stepMg = math.Max(inc, math.Floor(stepMg/inc+1e-9)*inc)
+	}
+	stepText := fmt.Sprintf("%s of %s (about %s pramipexole-equivalent)", mg(stepMg), d.Name, mg(stepMg*d.PPXPerMg))
+	if d.ID == "pramipexole" {
+		stepText = mg(stepMg) + " of pramipexole"
+	}
 	vars := map[string]string{
 		"drug":  d.Name,
-		"step":  fmt.Sprintf("about %s pramipexole-equivalent (%s of %s)", mg(t.taperStepPPX), mg(stepMg), d.Name),
+		"step":  stepText,
 		"days":  fmt.Sprint(t.taperStepDays),
 		"start": start.String(),
 	}

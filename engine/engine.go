@@ -123,7 +123,11 @@ func (ev *eval) finish() *ekbom.Plan {
 			continue
 		}
 		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Priority < recs[j].Priority })
-		plan.Steps = append(plan.Steps, ekbom.Step{ID: id, Title: stepTitles[id], Recommendations: recs})
+		out := make([]ekbom.Recommendation, len(recs))
+		for i, r := range recs {
+			out[i] = *r
+		}
+		plan.Steps = append(plan.Steps, ekbom.Step{ID: id, Title: stepTitles[id], Recommendations: out})
 	}
 	rank := map[string]int{"high": 0, "moderate": 1, "info": 2}
 	sort.SliceStable(plan.Warnings, func(i, j int) bool {

@@ -45,7 +45,8 @@ type eval struct {
 	// Conclusions later steps use.
 	iron           ironState
 	ironDeclined   bool // IV iron declined at ferritin 75–100
-	exacerbators   bool
+	exacerbators   bool // exacerbating drugs or untreated sleep apnea
+	exacerbatorRx  bool // exacerbating drugs
 	osaUntreated   bool
 	dopaminergic   []*ekbom.Medication
 	augmentation   bool   // met or suspected, or dose above maximum
@@ -66,7 +67,7 @@ type eval struct {
 	oud            bool
 
 	plan          *ekbom.Plan
-	steps         map[string][]ekbom.Recommendation
+	steps         map[string][]*ekbom.Recommendation
 	conflictSeen  map[string]bool
 	conflictOrder []string
 	missingSeen   map[string]bool
@@ -77,7 +78,7 @@ func newEval(e *Engine, p *ekbom.Patient) *eval {
 	ev := &eval{
 		e: e, t: &e.t, p: p, asOf: p.AsOf, age: *p.Age,
 		latest:       map[ekbom.LabTest]*ekbom.Lab{},
-		steps:        map[string][]ekbom.Recommendation{},
+		steps:        map[string][]*ekbom.Recommendation{},
 		conflictSeen: map[string]bool{},
 		missingSeen:  map[string]bool{},
 		plan: &ekbom.Plan{
@@ -196,15 +197,14 @@ func (ev *eval) rec(id, target string, vars map[string]string, because []string)
 	for _, c := range r.Conflicts {
 		ev.conflict(c)
 	}
-	rec := ekbom.Recommendation{
+	rec := &ekbom.Recommendation{
 		Rule: r.ID, Action: ekbom.Action(r.Action), Target: target, Class: class,
 		Text: text, Strength: strength, Certainty: certainty, GradeVerified: verified,
 		Sources: sources, Because: nonNil(because), Priority: r.Priority,
 		Conflicts: r.Conflicts,
 	}
-	list := append(ev.steps[r.Step], rec)
-	ev.steps[r.Step] = list
-	return &ev.steps[r.Step][len(list)-1]
+	ev.steps[r.Step] = append(ev.steps[r.Step], rec)
+	return rec
 }
 
 // has reports whether a recommendation of rule id was made.

@@ -33,6 +33,7 @@ func (ev *eval) stepExacerbators() {
 			ev.cite(s)
 		}
 		ev.exacerbators = true
+		ev.exacerbatorRx = true
 	}
 
 	switch {

@@ -67,7 +67,37 @@ func (ev *eval) stepIron() {
 	p, t := ev.p, ev.t
 	fer, ts := ev.latest[ekbom.Ferritin], ev.latest[ekbom.TSAT]
 
-	// Iron overload rules iron out whatever else is true.
+	// Is the latest test usable? Judged first, so that a value distorted by a
+	// non-fasting draw or recent iron is flagged before anything is concluded.
+	var problems []string
+	stale := fer != nil && ev.asOf.DaysSince(fer.Date) > t.testMaxAgeDays
+	if stale {
+		problems = append(problems, fmt.Sprintf("ferritin from %s is more than %d months old", fer.Date, t.testMaxAgeDays*12/365))
+	}
+	improperTSAT := false
+	for _, l := range []*ekbom.Lab{fer, ts} {
+		if l == nil {
+			continue
+		}
+		if isFalse(l.Fasting) {
+			problems = append(problems, fmt.Sprintf("%s on %s was not drawn fasting", l.Test, l.Date))
+			improperTSAT = improperTSAT || l == ts
+		}
+		if isTrue(l.IronSupplementWithin24h) {
+			problems = append(problems, fmt.Sprintf("%s on %s was drawn within 24 h of taking iron", l.Test, l.Date))
+			improperTSAT = improperTSAT || l == ts
+		}
+	}
+	if fer != nil && fer.Fasting == nil && !stale {
+		ev.missing("whether the latest iron studies were drawn fasting, in the morning, 24 h after any iron")
+	}
+	if len(problems) > 0 {
+		ev.warn("warn.stale_iron", map[string]string{"problem": joinAnd(problems)}, problems)
+		ev.rec("iron.retest", "", map[string]string{"problem": joinAnd(problems)}, problems)
+	}
+
+	// Iron overload rules iron out whatever else is true. A high TSAT from an
+	// improper draw still stops iron until a proper test says otherwise.
 	var overload []string
 	if p.Has(ekbom.Hemochromatosis) {
 		overload = append(overload, "hemochromatosis")
@@ -76,7 +106,11 @@ func (ev *eval) stepIron() {
 		overload = append(overload, fmt.Sprintf("%s > %s ng/mL", labText(fer), num(t.ferritinOverload)))
 	}
 	if ts != nil && ts.Value > t.tsatOverload {
-		overload = append(overload, fmt.Sprintf("%s > %s %%", labText(ts), num(t.tsatOverload)))
+		o := fmt.Sprintf("%s > %s %%", labText(ts), num(t.tsatOverload))
+		if improperTSAT {
+			o += " (drawn after iron or not fasting: may be falsely high — hold iron and repeat the test)"
+		}
+		overload = append(overload, o)
 	}
 	if len(overload) > 0 {
 		ev.iron = ironOverload
@@ -97,33 +131,10 @@ func (ev *eval) stepIron() {
 			ev.missing("transferrin saturation (TSAT)")
 		}
 		ev.finding("finding.iron_unknown", nil, []string{"no ferritin on record"})
-		ev.rec("iron.test_panel", "", nil, []string{"no ferritin on record"})
+		if !ev.has("iron.retest") {
+			ev.rec("iron.test_panel", "", nil, []string{"no ferritin on record"})
+		}
 		return
-	}
-
-	// Is the latest test usable?
-	var problems []string
-	stale := ev.asOf.DaysSince(fer.Date) > t.testMaxAgeDays
-	if stale {
-		problems = append(problems, fmt.Sprintf("ferritin from %s is more than %d months old", fer.Date, t.testMaxAgeDays*12/365))
-	}
-	for _, l := range []*ekbom.Lab{fer, ts} {
-		if l == nil {
-			continue
-		}
-		if isFalse(l.Fasting) {
-			problems = append(problems, fmt.Sprintf("%s on %s was not drawn fasting", l.Test, l.Date))
-		}
-		if isTrue(l.IronSupplementWithin24h) {
-			problems = append(problems, fmt.Sprintf("%s on %s was drawn within 24 h of taking iron", l.Test, l.Date))
-		}
-	}
-	if fer.Fasting == nil && !stale {
-		ev.missing("whether the latest iron studies were drawn fasting, in the morning, 24 h after any iron")
-	}
-	if len(problems) > 0 {
-		ev.warn("warn.stale_iron", map[string]string{"problem": joinAnd(problems)}, problems)
-		ev.rec("iron.retest", "", map[string]string{"problem": joinAnd(problems)}, problems)
 	}
 	if stale {
 		ev.iron = ironUnknown
@@ -213,6 +224,7 @@ func (ev *eval) stepIron() {
 		if ev.declined("ferric_carboxymaltose") {
 			ev.iron = ironOptimized
 			ev.ironDeclined = true
+			ev.conflict("C7")
 			ev.finding("finding.iron_declined", map[string]string{"what": "IV iron"}, because)
 			return
 		}

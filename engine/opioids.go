@@ -15,13 +15,38 @@ func (ev *eval) ironAddressed() bool {
 	return ev.iron == ironOptimized || ev.iron == ironOverload
 }
 
+// opioidChoice returns the opioid ekbom would start: methadone when
+// symptoms run through the day (long action), otherwise extended-release
+// oxycodone; whichever the patient has not declined. "" when both are.
+func (ev *eval) opioidChoice() string {
+	order := []string{"oxycodone", "methadone"}
+	if isTrue(ev.p.Symptoms.DaytimeSymptoms) {
+		order = []string{"methadone", "oxycodone"}
+	}
+	for _, id := range order {
+		if !ev.declined(id) {
+			return id
+		}
+	}
+	return ""
+}
+
+// readyForSecondLine reports whether the earlier steps are satisfied: iron
+// addressed, exacerbating factors removed, and an alpha-2-delta ligand failed,
+// not tolerated or declined.
+func (ev *eval) readyForSecondLine() bool {
+	// Untreated sleep apnea is handled where it matters (opioids are deferred
+	// until it is treated), so only exacerbating drugs hold this back.
+	return ev.ironAddressed() && !ev.exacerbatorRx && (ev.a2dFailed || ev.a2dIntolerant || ev.a2dDeclined)
+}
+
 // secondLine is step 5: dipyridamole, placed after opioids and peroneal nerve
 // stimulation by priority (conflict C4).
 func (ev *eval) secondLine() {
 	if ev.pregnant() || ev.declined("dipyridamole") {
 		return
 	}
-	if !(ev.a2dFailed || ev.a2dIntolerant || ev.a2dDeclined) || !ev.ironAddressed() {
+	if !ev.readyForSecondLine() {
 		return
 	}
 	because := append([]string{}, ev.a2dFacts...)
@@ -46,10 +71,19 @@ func (ev *eval) opioids() {
 		ev.reviewCurrentOpioids(current)
 		return
 	}
-	eligible := ev.opioidForAug || (ev.ironAddressed() && (ev.a2dFailed || ev.a2dIntolerant || ev.a2dDeclined))
+	eligible := ev.opioidForAug || ev.readyForSecondLine()
 	if !eligible {
-		if (ev.a2dFailed || ev.a2dIntolerant) && !ev.ironAddressed() {
-			ev.finding("finding.opioids_deferred", map[string]string{"reason": "iron is not yet optimized — correct iron first"}, ev.triggerFacts())
+		if ev.a2dFailed || ev.a2dIntolerant {
+			var why []string
+			if !ev.ironAddressed() {
+				why = append(why, "iron is not yet optimized")
+			}
+			if ev.exacerbatorRx {
+				why = append(why, "drugs that worsen RLS are still taken")
+			}
+			if len(why) > 0 {
+				ev.finding("finding.opioids_deferred", map[string]string{"reason": joinAnd(why) + " — deal with them first"}, ev.triggerFacts())
+			}
 		}
 		return
 	}
@@ -57,8 +91,10 @@ func (ev *eval) opioids() {
 	if ev.opioidForAug {
 		because = append(because, "opioid chosen to cover the dopamine-agonist switch")
 	}
-	if ev.opioidDeclined {
-		ev.finding("finding.opioids_declined", nil, []string{"preferences.declines opioid"})
+	drug := ev.opioidChoice()
+	if ev.opioidDeclined || drug == "" {
+		ev.finding("finding.opioids_declined", nil, []string{"preferences.declines opioids"})
+		ev.opioidDeclined = true
 		return
 	}
 	if ev.oud {
@@ -76,26 +112,30 @@ func (ev *eval) opioids() {
 		ev.screening()
 		return
 	}
-	drug := "oxycodone"
 	rule := "opioids.start_oxycodone"
-	if isTrue(p.Symptoms.DaytimeSymptoms) && !ev.declined("methadone") {
-		drug, rule = "methadone", "opioids.start_methadone"
-		because = append(because, "daytime symptoms: long-acting methadone covers day and night")
+	if drug == "methadone" {
+		rule = "opioids.start_methadone"
+		if isTrue(p.Symptoms.DaytimeSymptoms) {
+			because = append(because, "daytime symptoms: long-acting methadone covers day and night")
+		}
 	}
 	d, _ := ev.e.kb.Drug(drug)
 	if ev.osaUntreated {
-		ev.rec("opioids.defer_osa", "oxycodone", nil, append(because, "untreated sleep apnea"))
-	} else {
-		r := ev.rec(rule, drug, nil, because)
-		rd := d.RLSDose
-		r.Dose = &ekbom.Dose{Text: rd.StartText, AmountMg: ptr(rd.StartMg), TimesPerDay: ptr(1.0),
-			DailyMg: ptr(rd.StartMg), MaxDailyMg: ptr(rd.UsualMaxMg), Route: d.Route}
-		if ev.elderly() {
-			r.Because = append(r.Because, fmt.Sprintf("age %d: start at the lowest dose", ev.age))
-		}
-		if drug == "methadone" {
-			ev.rec("opioids.methadone_ecg", "", nil, []string{"methadone start"})
-		}
+		// The screening bundle still applies; naloxone, bowel care and the
+		// opioid review wait for the prescription itself.
+		ev.rec("opioids.defer_osa", drug, nil, append(because, "untreated sleep apnea"))
+		ev.screening()
+		return
+	}
+	r := ev.rec(rule, drug, nil, because)
+	rd := d.RLSDose
+	r.Dose = &ekbom.Dose{Text: rd.StartText, AmountMg: ptr(rd.StartMg), TimesPerDay: ptr(1.0),
+		DailyMg: ptr(rd.StartMg), MaxDailyMg: ptr(rd.UsualMaxMg), Route: d.Route}
+	if ev.elderly() {
+		r.Because = append(r.Because, fmt.Sprintf("age %d: start at the lowest dose", ev.age))
+	}
+	if drug == "methadone" {
+		ev.rec("opioids.methadone_ecg", "", nil, []string{"methadone start"})
 	}
 	ev.screening()
 	ev.naloxone(d.RLSDose.StartMg * *d.MMEFactor)
@@ -122,6 +162,7 @@ func (ev *eval) reviewCurrentOpioids(current []*ekbom.Medication) {
 		d := ev.drug(m)
 		vars := map[string]string{"drug": d.Name, "dose": doseText(m, d)}
 		because := []string{"taking " + medText(m)}
+		above := false
 		if m.Resolved.DailyMg == nil {
 			ev.missing("dose of " + d.Name)
 		} else {
@@ -133,9 +174,11 @@ func (ev *eval) reviewCurrentOpioids(current []*ekbom.Medication) {
 			if rd := d.RLSDose; rd != nil && rd.UsualMaxMg > 0 && *m.Resolved.DailyMg > rd.UsualMaxMg+1e-9 {
 				vars["range"] = fmt.Sprintf("%s–%s", num(rd.UsualMinMg), mgDay(rd.UsualMaxMg))
 				ev.rec("opioids.above_range", d.ID, vars, because)
+				above = true
+				ev.monitor("opioid_review_start", ekbom.Date{}, "")
 			}
 		}
-		if !ev.oud {
+		if !ev.oud && !above {
 			ev.rec("opioids.continue", d.ID, vars, because)
 		}
 		if d.ID == "methadone" {
@@ -247,10 +290,12 @@ func (ev *eval) benzoTaper() {
 // nonDrug is step 7.
 func (ev *eval) nonDrug() {
 	ev.rec("non_drug.measures", "", nil, nil)
-	if ev.pregnant() || ev.declined("peroneal_nerve_stimulation") {
+	// The device is authorised for primary RLS, so not for RLS secondary to
+	// kidney failure or in pregnancy.
+	if ev.pregnant() || ev.dialysis || ev.declined("peroneal_nerve_stimulation") {
 		return
 	}
-	refractory := ev.a2dFailed || ev.a2dIntolerant || ev.a2dDeclined || ev.augmentation
+	refractory := ev.readyForSecondLine() || ev.augmentation
 	if !refractory || (ev.irls != nil && *ev.irls < ev.t.tomacIRLS) {
 		return
 	}
@@ -274,7 +319,7 @@ func (ev *eval) nonDrug() {
 func (ev *eval) specialPopulations() {
 	p := ev.p
 	if ev.dialysis {
-		if !ev.declined("vitamin_c") {
+		if !ev.declined("vitamin_c") && ev.iron != ironOverload {
 			r := ev.rec("special.esrd_vitamin_c", "", nil, []string{"end-stage renal disease"})
 			r.Dose = ev.courseDose("vitamin_c")
 		}
@@ -287,12 +332,22 @@ func (ev *eval) specialPopulations() {
 		ev.warn("warn.pregnancy", map[string]string{"state": state}, []string{"pregnancy: " + string(p.Pregnancy)})
 		ev.rec("special.pregnancy", "", map[string]string{"state": state}, []string{"pregnancy: " + string(p.Pregnancy)})
 		severe := ev.irls != nil && *ev.irls >= ev.t.irlsSevere
-		if p.Pregnancy == ekbom.Lactating {
-			ev.rec("special.lactation_gabapentin", "", nil, []string{"lactating"})
-		} else if severe {
-			because := []string{"pregnant", fmt.Sprintf("IRLS %d (severe)", *ev.irls)}
-			ev.rec("special.pregnancy_clonazepam", "", nil, because)
-			ev.rec("special.pregnancy_oxycodone", "", nil, because)
+		refractory := severe && ev.ironAddressed() && !ev.exacerbators
+		switch {
+		case p.Pregnancy == ekbom.Lactating:
+			if !ev.declined("gabapentin") {
+				ev.rec("special.lactation_gabapentin", "", nil, []string{"lactating"})
+			}
+		case refractory:
+			because := []string{"pregnant", fmt.Sprintf("IRLS %d (severe)", *ev.irls), "iron replete and no exacerbating factors left"}
+			if !ev.declined("clonazepam") {
+				ev.rec("special.pregnancy_clonazepam", "", nil, because)
+			}
+			if !ev.declined("oxycodone") && !ev.oud && p.Screening.OpioidRisk != "high" {
+				ev.rec("special.pregnancy_oxycodone", "", nil, because)
+				ev.screening()
+				ev.naloxone(0)
+			}
 		}
 		for _, m := range ev.dopaminergic {
 			d := ev.drug(m)

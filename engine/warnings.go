@@ -161,8 +161,10 @@ func (ev *eval) avoidList() {
 		for _, s := range sources {
 			ev.cite(s)
 		}
-		for _, c := range a.Conflicts {
-			ev.conflict(c)
+		if taking[d.ID] {
+			for _, c := range a.Conflicts {
+				ev.conflict(c)
+			}
 		}
 		text := a.Reason
 		if augmented[d.ID] {
