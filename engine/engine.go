@@ -30,8 +30,21 @@ type Options struct {
 // Engine evaluates patients against one knowledge base. It is safe for
 // concurrent use.
 type Engine struct {
-	kb *kb.Base
-	t  params
+	kb    *kb.Base
+	t     params
+	rules map[string]*ruleInfo // resolved grade and sources per rule
+	avoid []ekbom.Avoid        // the avoid list before currently_taking is set
+	// avoidConflicts and avoidSources are indexed like avoid.
+	avoidConflicts [][]string
+	avoidSources   []string
+}
+
+// ruleInfo is a rule with its grade and sources resolved once.
+type ruleInfo struct {
+	rule                *kb.Rule
+	strength, certainty string
+	verified            bool
+	sources             []string
 }
 
 // New returns an engine for the knowledge base b. It fails if b lacks a
@@ -67,7 +80,41 @@ func New(b *kb.Base, opt Options) (*Engine, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("engine: knowledge base %s lacks %v", b.Meta.Version, missing)
 	}
-	return &Engine{kb: b, t: t}, nil
+	e := &Engine{kb: b, t: t, rules: map[string]*ruleInfo{}}
+	for _, r := range b.RuleList {
+		st, c, v := b.Grade(r)
+		e.rules[r.ID] = &ruleInfo{rule: r, strength: st, certainty: c, verified: v, sources: b.RuleSources(r)}
+	}
+	e.buildAvoid()
+	return e, nil
+}
+
+// buildAvoid resolves the avoid list once; Evaluate only marks what is taken.
+func (e *Engine) buildAvoid() {
+	seen := map[string]bool{}
+	for _, d := range e.kb.DrugList {
+		a := d.Avoid
+		if a == nil {
+			continue
+		}
+		strength, certainty, verified := a.Strength, a.Certainty, a.Verified
+		sources := append([]string{}, a.Sources...)
+		if g, ok := e.kb.GuidelineRec(a.Evidence); ok {
+			strength, certainty, verified = g.Strength, g.Certainty, g.Verified()
+			sources = appendNew(sources, g.Sources...)
+		}
+		for _, s := range sources {
+			if !seen[s] {
+				seen[s] = true
+				e.avoidSources = append(e.avoidSources, s)
+			}
+		}
+		e.avoid = append(e.avoid, ekbom.Avoid{
+			Target: d.ID, Class: d.Class, Text: a.Reason, Strength: strength, Certainty: certainty,
+			GradeVerified: verified, Sources: sources,
+		})
+		e.avoidConflicts = append(e.avoidConflicts, a.Conflicts)
+	}
 }
 
 // KB returns the engine's knowledge base.

@@ -87,15 +87,15 @@ func newEval(e *Engine, p *ekbom.Patient) *eval {
 			EngineVersion:    ekbom.EngineVersion,
 			KnowledgeVersion: e.kb.Meta.Version,
 			Pathway:          "standard",
-			StatusReasons:    []string{},
-			Findings:         []ekbom.Finding{},
-			Steps:            []ekbom.Step{},
-			Warnings:         []ekbom.Warning{},
-			Avoid:            []ekbom.Avoid{},
-			Monitoring:       []ekbom.Monitor{},
-			Missing:          []string{},
-			Conflicts:        []ekbom.ConflictNote{},
-			Sources:          map[string]ekbom.SourceRef{},
+			StatusReasons:    make([]string, 0, 4),
+			Findings:         make([]ekbom.Finding, 0, 8),
+			Steps:            make([]ekbom.Step, 0, len(ekbom.StepOrder)),
+			Warnings:         make([]ekbom.Warning, 0, 4),
+			Avoid:            make([]ekbom.Avoid, 0, len(e.avoid)),
+			Monitoring:       make([]ekbom.Monitor, 0, 8),
+			Missing:          make([]string, 0, 4),
+			Conflicts:        make([]ekbom.ConflictNote, 0, 8),
+			Sources:          make(map[string]ekbom.SourceRef, 48),
 		},
 	}
 	for i := range p.Labs {
@@ -164,11 +164,12 @@ func (ev *eval) severity() {
 // rec adds the recommendation of rule id to its step. target overrides the
 // rule's generic target (a class) with a specific drug when non-empty.
 func (ev *eval) rec(id, target string, vars map[string]string, because []string) *ekbom.Recommendation {
-	r, ok := ev.e.kb.Rule(id)
-	if !ok || r.Kind != "recommendation" {
+	info, ok := ev.e.rules[id]
+	if !ok || info.rule.Kind != "recommendation" {
 		ev.fail(fmt.Errorf("engine: rule %q is not a recommendation in the knowledge base", id))
 		return &ekbom.Recommendation{}
 	}
+	r := info.rule
 	text := ev.render(r, vars)
 	if target == "" {
 		target = r.Target
@@ -177,8 +178,8 @@ func (ev *eval) rec(id, target string, vars map[string]string, because []string)
 	if d, ok := ev.e.kb.Drug(target); ok {
 		class = d.Class
 	}
-	strength, certainty, verified := ev.e.kb.Grade(r)
-	sources := ev.e.kb.RuleSources(r)
+	strength, certainty, verified := info.strength, info.certainty, info.verified
+	sources := info.sources
 	if r.Evidence == kb.ByTarget {
 		pop := "adults"
 		if ev.dialysis {
@@ -186,7 +187,7 @@ func (ev *eval) rec(id, target string, vars map[string]string, because []string)
 		}
 		if g, ok := ev.e.kb.EvidenceFor(target, pop); ok {
 			strength, certainty, verified = g.Strength, g.Certainty, g.Verified()
-			sources = appendNew(sources, g.Sources...)
+			sources = appendNew(append([]string(nil), sources...), g.Sources...)
 		} else {
 			ev.fail(fmt.Errorf("engine: rule %q: no guideline evidence for %q", id, target))
 		}

@@ -147,33 +147,21 @@ func (ev *eval) avoidList() {
 			augmented[m.Resolved.Ingredient] = true
 		}
 	}
-	for _, d := range ev.e.kb.DrugList {
-		a := d.Avoid
-		if a == nil {
-			continue
-		}
-		strength, certainty, verified := a.Strength, a.Certainty, a.Verified
-		sources := append([]string{}, a.Sources...)
-		if g, ok := ev.e.kb.GuidelineRec(a.Evidence); ok {
-			strength, certainty, verified = g.Strength, g.Certainty, g.Verified()
-			sources = appendNew(sources, g.Sources...)
-		}
-		for _, s := range sources {
-			ev.cite(s)
-		}
-		if taking[d.ID] {
-			for _, c := range a.Conflicts {
+	for _, s := range ev.e.avoidSources {
+		ev.cite(s)
+	}
+	ev.plan.Avoid = append(ev.plan.Avoid[:0], ev.e.avoid...)
+	for i := range ev.plan.Avoid {
+		a := &ev.plan.Avoid[i]
+		if taking[a.Target] {
+			a.CurrentlyTaking = true
+			for _, c := range ev.e.avoidConflicts[i] {
 				ev.conflict(c)
 			}
 		}
-		text := a.Reason
-		if augmented[d.ID] {
-			text += " This patient has had augmentation on it before."
+		if augmented[a.Target] {
+			a.Text += " This patient has had augmentation on it before."
 		}
-		ev.plan.Avoid = append(ev.plan.Avoid, ekbom.Avoid{
-			Target: d.ID, Class: d.Class, Text: text, Strength: strength, Certainty: certainty,
-			GradeVerified: verified, Sources: sources, CurrentlyTaking: taking[d.ID],
-		})
 	}
 }
 
