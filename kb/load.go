@@ -137,43 +137,23 @@ func Load(fsys fs.FS) (*Base, error) {
 
 func (b *Base) index(l *loader) {
 	b.classes = map[string]*Class{}
+	classes := make([]*Class, len(b.ClassList))
 	for i := range b.ClassList {
-		c := &b.ClassList[i]
-		if b.classes[c.ID] != nil {
-			l.addf("classes.yaml: duplicate class %q", c.ID)
-		}
-		b.classes[c.ID] = c
+		classes[i] = &b.ClassList[i]
 	}
-	b.sources = map[string]*Source{}
 	for _, s := range b.SourceList {
 		s.Citation = strings.Join(strings.Fields(s.Citation), " ")
-		if b.sources[s.ID] != nil {
-			l.addf("sources.yaml: duplicate source id %q", s.ID)
-		}
-		b.sources[s.ID] = s
 	}
-	b.guideline = map[string]*GuidelineRec{}
-	for _, g := range b.Guideline {
-		if b.guideline[g.ID] != nil {
-			l.addf("guideline.yaml: duplicate recommendation id %q", g.ID)
-		}
-		b.guideline[g.ID] = g
-	}
-	b.rules = map[string]*Rule{}
 	for _, r := range b.RuleList {
 		r.Text = strings.TrimSpace(r.Text)
-		if b.rules[r.ID] != nil {
-			l.addf("rules: duplicate rule id %q", r.ID)
-		}
-		b.rules[r.ID] = r
 	}
-	b.thresholds = map[string]*Threshold{}
-	for _, t := range b.ThresholdList {
-		if b.thresholds[t.ID] != nil {
-			l.addf("thresholds.yaml: duplicate threshold id %q", t.ID)
-		}
-		b.thresholds[t.ID] = t
-	}
+	b.classes = indexByID(l, "classes.yaml: duplicate class", classes, func(c *Class) string { return c.ID })
+	b.sources = indexByID(l, "sources.yaml: duplicate source id", b.SourceList, func(s *Source) string { return s.ID })
+	b.guideline = indexByID(l, "guideline.yaml: duplicate recommendation id", b.Guideline, func(g *GuidelineRec) string { return g.ID })
+	b.rules = indexByID(l, "rules: duplicate rule id", b.RuleList, func(r *Rule) string { return r.ID })
+	b.thresholds = indexByID(l, "thresholds.yaml: duplicate threshold id", b.ThresholdList, func(t *Threshold) string { return t.ID })
+	b.conflicts = indexByID(l, "conflicts.yaml: duplicate conflict id", b.ConflictList, func(c *Conflict) string { return c.ID })
+	b.monitors = indexByID(l, "monitoring.yaml: duplicate monitoring id", b.MonitorList, func(m *MonitorRule) string { return m.ID })
 	b.drugs = map[string]*Drug{}
 	b.drugIndex = map[string]*Drug{}
 	for _, d := range b.DrugList {
@@ -198,20 +178,19 @@ func (b *Base) index(l *loader) {
 			b.drugIndex[n] = d
 		}
 	}
-	b.conflicts = map[string]*Conflict{}
-	for _, c := range b.ConflictList {
-		if b.conflicts[c.ID] != nil {
-			l.addf("conflicts.yaml: duplicate conflict id %q", c.ID)
+}
+
+// indexByID maps items by id, reporting duplicates.
+func indexByID[T any](l *loader, dup string, items []T, id func(T) string) map[string]T {
+	m := make(map[string]T, len(items))
+	for _, it := range items {
+		k := id(it)
+		if _, ok := m[k]; ok {
+			l.addf("%s %q", dup, k)
 		}
-		b.conflicts[c.ID] = c
+		m[k] = it
 	}
-	b.monitors = map[string]*MonitorRule{}
-	for _, m := range b.MonitorList {
-		if b.monitors[m.ID] != nil {
-			l.addf("monitoring.yaml: duplicate monitoring id %q", m.ID)
-		}
-		b.monitors[m.ID] = m
-	}
+	return m
 }
 
 var (
