@@ -282,9 +282,13 @@ func (ev *eval) startSchedule(r *ekbom.Recommendation, d *kb.Drug, cur *float64)
 	if (ev.elderly() || ev.dialysis) && cur == nil && start < step {
 		step = start // start low, go slow: raise by the start dose
 	}
+	timing := rd.Timing
+	if ev.dialysis {
+		timing = "after dialysis on dialysis days, otherwise at bedtime"
+	}
 	sched, err := dose.TitrationSchedule(ev.asOf, dose.Titration{
 		Drug: d.Name, StartDailyMg: start, StepMg: step, StepDays: rd.StepDays,
-		TargetDailyMg: target, MaxDailyMg: cap, TimesPerDay: times, Timing: rd.Timing,
+		TargetDailyMg: target, MaxDailyMg: cap, TimesPerDay: times, Timing: timing,
 	})
 	if err != nil {
 		ev.fail(fmt.Errorf("engine: titration for %s: %w", d.ID, err))

@@ -46,8 +46,8 @@ func (ev *eval) secondLine() {
 	if ev.pregnant() || ev.declined("dipyridamole") {
 		return
 	}
-	if !ev.readyForSecondLine() {
-		return
+	if !ev.readyForSecondLine() || ev.osaUntreated {
+		return // treat the sleep apnea first; then judge refractoriness
 	}
 	because := append([]string{}, ev.a2dFacts...)
 	if ev.a2dDeclined {
@@ -295,7 +295,7 @@ func (ev *eval) nonDrug() {
 	if ev.pregnant() || ev.dialysis || ev.declined("peroneal_nerve_stimulation") {
 		return
 	}
-	refractory := ev.readyForSecondLine() || ev.augmentation
+	refractory := (ev.readyForSecondLine() && !ev.osaUntreated) || ev.augmentation
 	if !refractory || (ev.irls != nil && *ev.irls < ev.t.tomacIRLS) {
 		return
 	}
