@@ -1,0 +1,172 @@
+package ekbom
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Record types for the longitudinal patient records kept by `ekbom serve`.
+// Identifiers are opaque strings created by the store.
+
+// PatientRecord is a patient known to the clinic. The clinical facts live in
+// the visits; the record holds who the patient is.
+type PatientRecord struct {
+	ID        string    `json:"id"`
+	MRN       string    `json:"mrn,omitempty"` // clinic identifier, unique when set
+	Name      string    `json:"name"`          // display name
+	BirthDate *Date     `json:"birth_date,omitempty"`
+	Sex       Sex       `json:"sex"`
+	Notes     string    `json:"notes,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Version increases on every update; an update that names an old version
+	// fails with ErrConflict (optimistic concurrency).
+	Version int `json:"version"`
+}
+
+// Visit is one consultation: the patient's facts as known at that date, in
+// the contract's input shape (Patient). Data.AsOf is the visit date.
+type Visit struct {
+	ID        string    `json:"id"`
+	PatientID string    `json:"patient_id"`
+	Date      Date      `json:"date"`
+	Data      Patient   `json:"data"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Version   int       `json:"version"`
+}
+
+// Assessment is an immutable snapshot: the exact input given to the engine,
+// the plan it produced, and the engine and knowledge-base versions, so a past
+// plan can be shown exactly as it was.
+type Assessment struct {
+	ID               string          `json:"id"`
+	PatientID        string          `json:"patient_id"`
+	VisitID          string          `json:"visit_id,omitempty"`
+	CreatedBy        string          `json:"created_by"`
+	CreatedAt        time.Time       `json:"created_at"`
+	EngineVersion    string          `json:"engine_version"`
+	KnowledgeVersion string          `json:"knowledge_version"`
+	Input            json.RawMessage `json:"input"`
+	Plan             json.RawMessage `json:"plan"`
+}
+
+// AuditEntry is one line of the append-only audit log: who viewed, created or
+// changed what. It never holds clinical data, only references.
+type AuditEntry struct {
+	ID       int64     `json:"id"`
+	At       time.Time `json:"at"`
+	Actor    string    `json:"actor"`  // user name, "token:<name>" or "system"
+	Action   string    `json:"action"` // view | create | update | delete | login | login_failed | logout | export
+	Entity   string    `json:"entity"` // patient | visit | assessment | user | token | session
+	EntityID string    `json:"entity_id,omitempty"`
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// Role is what a user may do.
+type Role string
+
+// Roles.
+const (
+	RoleClinician Role = "clinician"
+	RoleAdmin     Role = "admin"
+)
+
+// User is a local account.
+type User struct {
+	ID           string    `json:"id"`
+	Username     string    `json:"username"`
+	Name         string    `json:"name"`
+	Role         Role      `json:"role"`
+	PasswordHash string    `json:"-"`
+	Disabled     bool      `json:"disabled"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Session is a signed-in browser session. TokenHash is the SHA-256 of the
+// cookie value; the cookie itself is never stored.
+type Session struct {
+	TokenHash string
+	UserID    string
+	CSRF      string // per-session CSRF token for forms
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// APIToken is a bearer token for the JSON API; only its hash is stored.
+type APIToken struct {
+	ID        string     `json:"id"`
+	UserID    string     `json:"user_id"`
+	Name      string     `json:"name"`
+	Hash      string     `json:"-"`
+	CreatedAt time.Time  `json:"created_at"`
+	LastUsed  *time.Time `json:"last_used,omitempty"`
+}
+
+// PatientFilter selects patients for a list.
+type PatientFilter struct {
+	Query  string // matches name or MRN, case-insensitive substring
+	Limit  int    // 0 means a default of 50
+	Offset int
+}
+
+// AuditFilter selects audit entries, newest first.
+type AuditFilter struct {
+	Entity   string
+	EntityID string
+	Actor    string
+	Limit    int // 0 means 100
+}
+
+// Store keeps patient records, visits, assessments, users, sessions, API
+// tokens and the audit log. Implementations: internal/sqlite and
+// internal/postgres, both checked by the shared contract suite in
+// internal/storetest.
+//
+// Every create, update and delete of a patient, visit or assessment writes an
+// audit entry in the same transaction, naming actor. Errors wrap ErrNotFound,
+// ErrConflict (stale version, duplicate MRN or username) or ErrInvalid.
+type Store interface {
+	CreatePatient(ctx context.Context, p *PatientRecord, actor string) error // sets ID, times, Version=1
+	GetPatient(ctx context.Context, id string) (*PatientRecord, error)
+	UpdatePatient(ctx context.Context, p *PatientRecord, actor string) error // p.Version must match; increments it
+	DeletePatient(ctx context.Context, id string, actor string) error        // removes visits and assessments too
+	ListPatients(ctx context.Context, f PatientFilter) ([]PatientRecord, error)
+
+	CreateVisit(ctx context.Context, v *Visit, actor string) error
+	GetVisit(ctx context.Context, id string) (*Visit, error)
+	UpdateVisit(ctx context.Context, v *Visit, actor string) error
+	DeleteVisit(ctx context.Context, id string, actor string) error
+	ListVisits(ctx context.Context, patientID string) ([]Visit, error) // oldest first
+
+	CreateAssessment(ctx context.Context, a *Assessment, actor string) error // immutable afterwards
+	GetAssessment(ctx context.Context, id string) (*Assessment, error)
+	ListAssessments(ctx context.Context, patientID string) ([]Assessment, error) // newest first
+
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByUsername(ctx context.Context, username string) (*User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	UpdateUser(ctx context.Context, u *User) error
+	CountUsers(ctx context.Context) (int, error)
+
+	CreateSession(ctx context.Context, s *Session) error
+	GetSession(ctx context.Context, tokenHash string) (*Session, error) // ErrNotFound when expired
+	DeleteSession(ctx context.Context, tokenHash string) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	CreateAPIToken(ctx context.Context, t *APIToken) error
+	GetAPITokenByHash(ctx context.Context, hash string) (*APIToken, error)
+	ListAPITokens(ctx context.Context, userID string) ([]APIToken, error)
+	DeleteAPIToken(ctx context.Context, id string) error
+	TouchAPIToken(ctx context.Context, id string, at time.Time) error
+
+	// Ping checks the database is reachable (health endpoint).
+	Ping(ctx context.Context) error
+	Close() error
+}
