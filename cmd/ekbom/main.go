@@ -6,6 +6,8 @@
 //	ekbom irls 3 3 2 4 3 3 4 2 3 2     score the ten IRLS items
 //	ekbom taper -drug pramipexole -dose 0.75
 //	ekbom schema patient|plan          print a JSON Schema
+//	ekbom serve                        the clinician web app on http://127.0.0.1:8080
+//	ekbom admin create -username NAME  create an administrator
 //
 // ekbom supports clinical judgement; it is not a medical device.
 package main
@@ -24,7 +26,12 @@ usage:
   ekbom irls [-format text|json] ITEM1 … ITEM10
   ekbom taper -drug NAME -dose MG_PER_DAY [-start YYYY-MM-DD] [-step PPX_MG] [-days N] [-format text|json]
   ekbom schema patient|plan
+  ekbom serve [-addr 127.0.0.1:8080] [-db FILE|postgres://…] [-secure-cookies]
+  ekbom admin create -username NAME [-name "Full Name"] [-db …]     (password: EKBOM_ADMIN_PASSWORD or stdin)
+  ekbom user create -username NAME [-role clinician|admin] [-name …] [-db …]   (password: EKBOM_USER_PASSWORD or stdin)
   ekbom version
+
+Environment: EKBOM_ADDR, EKBOM_DB (default ./ekbom.db; a postgres:// DSN uses PostgreSQL).
 
 ekbom supports clinical judgement; it is not a medical device.
 Exit status: 0 plan produced, 2 invalid input (every problem on stderr), 1 other error.
@@ -52,6 +59,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdTaper(rest, stdout, stderr)
 	case "schema":
 		return cmdSchema(rest, stdout, stderr)
+	case "serve":
+		return cmdServe(rest, stderr)
+	case "admin":
+		return cmdAdmin(rest, stdin, stdout, stderr)
+	case "user":
+		return cmdUser(rest, stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		return cmdVersion(stdout, stderr)
 	case "help", "-h", "-help", "--help":
