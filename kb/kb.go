@@ -293,6 +293,17 @@ type MonitorRule struct {
 type Codes struct {
 	Labs       []LabCode       `yaml:"labs"`
 	Conditions []ConditionCode `yaml:"conditions"`
+	Pregnancy  []StateCode     `yaml:"pregnancy"`
+}
+
+// StateCode maps SNOMED CT and ICD-10-CM codes to a pregnancy state.
+type StateCode struct {
+	State    string   `yaml:"state"` // pregnant | lactating
+	SNOMED   []string `yaml:"snomed"`
+	ICD10CM  []string `yaml:"icd10cm"`
+	Verified bool     `yaml:"verified"`
+	Source   string   `yaml:"source"`
+	Note     string   `yaml:"note"`
 }
 
 // LabCode maps a LOINC code to a contract lab test.
@@ -308,9 +319,11 @@ type ConditionCode struct {
 	Condition string   `yaml:"condition"`
 	SNOMED    []string `yaml:"snomed"`
 	ICD10CM   []string `yaml:"icd10cm"`
-	Verified  bool     `yaml:"verified"`
-	Source    string   `yaml:"source"`
-	Note      string   `yaml:"note"`
+	// ICD10CMPrefixes are categories whose every code maps here (e.g. F11).
+	ICD10CMPrefixes []string `yaml:"icd10cm_prefixes"`
+	Verified        bool     `yaml:"verified"`
+	Source          string   `yaml:"source"`
+	Note            string   `yaml:"note"`
 }
 
 // Source returns the source with the given id.

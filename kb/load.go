@@ -205,7 +205,7 @@ var (
 	monitorWhats   = map[string]bool{"irls": true, "ferritin": true, "tsat": true, "iron_panel": true, "phosphate": true,
 		"renal_function": true, "augmentation": true, "opioid_review": true, "sleep_apnea": true}
 	labTests = map[string]bool{"ferritin": true, "tsat": true, "iron": true, "tibc": true, "hemoglobin": true,
-		"creatinine": true, "egfr": true, "crp": true, "phosphate": true}
+		"creatinine": true, "egfr": true, "crp": true, "phosphate": true, "weight": true}
 	placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
 )
 
@@ -501,6 +501,12 @@ func (b *Base) validate(l *loader) {
 		cite("codes.yaml: conditions", []string{cc.Source})
 		if !condOK[cc.Condition] || cc.Source == "" {
 			l.addf("codes.yaml: conditions[%d]: unknown condition %q or no source", i, cc.Condition)
+		}
+	}
+	for i, pc := range b.Codes.Pregnancy {
+		cite("codes.yaml: pregnancy", []string{pc.Source})
+		if (pc.State != "pregnant" && pc.State != "lactating") || len(pc.SNOMED)+len(pc.ICD10CM) == 0 {
+			l.addf("codes.yaml: pregnancy[%d]: needs state pregnant|lactating and at least one code", i)
 		}
 	}
 	for _, s := range b.SourceList {

@@ -1,0 +1,220 @@
+package fhir
+
+import (
+	"fmt"
+	"strings"
+
+	"ekbom"
+	"ekbom/kb"
+)
+
+// condTable maps SNOMED CT and ICD-10-CM codes to condition ids, from
+// kb.Base.Codes.Conditions.
+type condTable struct {
+	exact     map[string]ekbom.Condition // system|code (ICD-10-CM folded by icdKey)
+	families  []icdFamily
+	pregnancy map[string]ekbom.Pregnancy // system|code → state, from Codes.Pregnancy
+}
+
+// icdFamily is an ICD-10-CM category whose every code maps to a condition
+// (codes.yaml icd10cm_prefixes).
+type icdFamily struct {
+	prefix string // folded, e.g. "F11"
+	cond   ekbom.Condition
+}
+
+func newCondTable(b *kb.Base) condTable {
+	t := condTable{exact: map[string]ekbom.Condition{}, pregnancy: map[string]ekbom.Pregnancy{}}
+	for _, pc := range b.Codes.Pregnancy {
+		for _, s := range pc.SNOMED {
+			t.pregnancy[systemSNOMED+"|"+strings.TrimSpace(s)] = ekbom.Pregnancy(pc.State)
+		}
+		for _, s := range pc.ICD10CM {
+			t.pregnancy[systemICD10CM+"|"+icdKey(s)] = ekbom.Pregnancy(pc.State)
+		}
+	}
+	for _, cc := range b.Codes.Conditions {
+		c := ekbom.Condition(cc.Condition)
+		for _, s := range cc.SNOMED {
+			t.exact[systemSNOMED+"|"+strings.TrimSpace(s)] = c
+		}
+		for _, s := range cc.ICD10CM {
+			t.exact[systemICD10CM+"|"+icdKey(s)] = c
+		}
+		for _, pre := range cc.ICD10CMPrefixes {
+			t.families = append(t.families, icdFamily{prefix: icdKey(pre), cond: c})
+		}
+	}
+	return t
+}
+
+// icdKey folds an ICD-10-CM code: upper case, no dot ("f11.20" → "F1120").
+func icdKey(code string) string {
+	return strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(code), ".", ""))
+}
+
+func codeKey(system, code string) string {
+	if system == systemICD10CM {
+		return system + "|" + icdKey(code)
+	}
+	return system + "|" + strings.TrimSpace(code)
+}
+
+// lookup maps one coding to a condition id.
+func (t condTable) lookup(c coding) (ekbom.Condition, bool) {
+	if c.System != systemSNOMED && c.System != systemICD10CM {
+		return "", false
+	}
+	if cond, ok := t.exact[codeKey(c.System, c.Code)]; ok {
+		return cond, true
+	}
+	if c.System == systemICD10CM {
+		k := icdKey(c.Code)
+		for _, f := range t.families {
+			if strings.HasPrefix(k, f.prefix) {
+				return f.cond, true
+			}
+		}
+	}
+	return "", false
+}
+
+type condCand struct {
+	cond   ekbom.Condition
+	origin string // JSON path of the resource
+	name   string // how notes name it
+}
+
+type pregCand struct {
+	state  ekbom.Pregnancy
+	origin string
+	name   string
+}
+
+// condition reads a comorbidity or a pregnancy.
+func (r *reader) condition(e *entry) {
+	var c condition
+	if !r.decode(e, &c) || !r.forPatient(e, c.Subject) {
+		return
+	}
+	what := label(c.Code)
+	switch s := firstCode(c.ClinicalStatus); s {
+	case "", "active", "recurrence", "relapse":
+	default:
+		r.note(e.name(), "%s has clinical status %s: not read", what, s)
+		return
+	}
+	switch s := firstCode(c.VerificationStatus); s {
+	case "refuted", "entered-in-error":
+		r.note(e.name(), "%s has verification status %s: not read", what, s)
+		return
+	}
+	if c.AbatementDateTime != "" || c.AbatementPeriod != nil || c.AbatementString != "" || (c.AbatementBoolean != nil && *c.AbatementBoolean) {
+		r.note(e.name(), "%s has abated: not read", what)
+		return
+	}
+	onset, field := c.OnsetDateTime, "onsetDateTime"
+	if onset == "" && c.OnsetPeriod != nil {
+		onset, field = c.OnsetPeriod.Start, "onsetPeriod.start"
+	}
+	if onset != "" {
+		d, _, ok := parseDate(onset)
+		switch {
+		case !ok:
+			r.fail(e.path+"."+field, "%q is not a FHIR dateTime", truncate(onset, 40))
+			return
+		case d.After(r.asOf):
+			r.note(e.name(), "%s starts %s, after as_of %s: not read", what, d, r.asOf)
+			return
+		}
+	}
+	if c.Code == nil {
+		r.note(e.name(), "no code: not read")
+		return
+	}
+	found := false
+	for _, cd := range c.Code.Coding {
+		if state, ok := r.conds.pregnancy[codeKey(cd.System, cd.Code)]; ok {
+			r.preg = append(r.preg, pregCand{state: state, origin: e.path, name: e.name()})
+			found = true
+			continue
+		}
+		if cond, ok := r.conds.lookup(cd); ok {
+			r.condOut = append(r.condOut, condCand{cond: cond, origin: e.path, name: e.name()})
+			found = true
+		}
+	}
+	if !found {
+		var codes []string
+		for _, cd := range c.Code.Coding {
+			switch cd.System {
+			case systemSNOMED:
+				codes = append(codes, "SNOMED CT "+cd.Code)
+			case systemICD10CM:
+				codes = append(codes, "ICD-10-CM "+cd.Code)
+			default:
+				codes = append(codes, cd.System+" "+cd.Code)
+			}
+		}
+		if len(codes) == 0 {
+			codes = append(codes, "no coding")
+		}
+		r.note(e.name(), "%s (%s) is not a condition ekbom reads", what, truncate(strings.Join(codes, ", "), 120))
+	}
+}
+
+// firstCode returns the first code of cc, whatever its system.
+func firstCode(cc *codeableConcept) string {
+	if cc == nil {
+		return ""
+	}
+	for _, c := range cc.Coding {
+		if c.Code != "" {
+			return c.Code
+		}
+	}
+	return ""
+}
+
+// pregnancyRank orders pregnancy states by how much they restrict the
+// plan; when sources disagree the most restrictive is kept.
+var pregnancyRank = map[ekbom.Pregnancy]int{ekbom.NotPregnant: 0, ekbom.Lactating: 1, ekbom.Pregnant: 2}
+
+// finishConditions de-duplicates conditions and settles pregnancy. A
+// treated sleep apnea (from the questionnaire) replaces the coded one, which
+// codes.yaml reads as untreated.
+func (r *reader) finishConditions() {
+	treated := false
+	for _, c := range r.condOut {
+		treated = treated || c.cond == ekbom.SleepApneaTreated
+	}
+	seen := map[ekbom.Condition]bool{}
+	for _, c := range r.condOut {
+		if c.cond == ekbom.SleepApnea && treated {
+			r.note(c.name, "sleep apnea is recorded as treated in the questionnaire: read as sleep_apnea_treated")
+			continue
+		}
+		if seen[c.cond] {
+			continue
+		}
+		seen[c.cond] = true
+		r.origin[fmt.Sprintf("conditions[%d]", len(r.p.Conditions))] = c.origin
+		r.p.Conditions = append(r.p.Conditions, c.cond)
+	}
+	if len(r.preg) == 0 {
+		return
+	}
+	best := r.preg[0]
+	for _, pc := range r.preg[1:] {
+		if pregnancyRank[pc.state] > pregnancyRank[best.state] {
+			best = pc
+		}
+	}
+	for _, pc := range r.preg {
+		if pc.state != best.state {
+			r.note(pc.name, "pregnancy %s disagrees with %s (%s): %s is used", pc.state, best.name, best.state, best.state)
+		}
+	}
+	r.p.Pregnancy = best.state
+	r.origin["pregnancy"] = best.origin
+}
