@@ -12,6 +12,7 @@ import (
 
 	"ekbom"
 	"ekbom/engine"
+	"ekbom/fhir"
 	"ekbom/intake"
 	"ekbom/internal/report"
 	"ekbom/kb"
@@ -46,20 +47,40 @@ func cmdAssess(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ekbom: %v\n", err)
 		return 1
 	}
-	p, err := intake.Decode(data, *input)
-	if err != nil {
-		return printInvalid(stderr, err)
-	}
+	today := ekbom.DateFromTime(time.Now())
+	var override ekbom.Date
 	if *asOf != "" {
 		d, err := ekbom.ParseDate(*asOf)
 		if err != nil {
 			fmt.Fprintf(stderr, "-as-of: %v\n", err)
 			return 2
 		}
-		p.AsOf = d
+		override = d
 	}
-	if err := intake.Normalize(p, b, intake.Options{Today: ekbom.DateFromTime(time.Now())}); err != nil {
-		return printInvalid(stderr, err)
+	var p *ekbom.Patient
+	var fhirResult *fhir.Result
+	if *input == "" && fhir.IsFHIR(data) {
+		// FHIR R4 Bundle: read with the standard codes, then normalise as usual.
+		day := today
+		if !override.IsZero() {
+			day = override
+		}
+		fhirResult, err = fhir.ReadBundle(data, b, fhir.Options{AsOf: day})
+		if err != nil {
+			return printInvalid(stderr, err)
+		}
+		p = fhirResult.Patient
+	} else {
+		p, err = intake.Decode(data, *input)
+		if err != nil {
+			return printInvalid(stderr, err)
+		}
+		if !override.IsZero() {
+			p.AsOf = override
+		}
+	}
+	if err := intake.Normalize(p, b, intake.Options{Today: today}); err != nil {
+		return printInvalid(stderr, fhirResult.Locate(err))
 	}
 	e, err := engine.New(b, engine.Options{})
 	if err != nil {
@@ -70,6 +91,12 @@ func cmdAssess(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "ekbom: %v\n", err)
 		return 1
+	}
+	if fhirResult != nil {
+		// What the FHIR reader ignored, and why, belongs with the missing data.
+		for _, n := range fhirResult.Notes {
+			plan.Missing = append(plan.Missing, "FHIR "+n.Resource+": "+n.Message)
+		}
 	}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)

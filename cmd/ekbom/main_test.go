@@ -162,3 +162,24 @@ func TestTools(t *testing.T) {
 		t.Errorf("version: %d %q", code, out)
 	}
 }
+
+func TestAssessFHIRBundle(t *testing.T) {
+	bundles, _ := filepath.Glob("../../testdata/fhir/*.json")
+	if len(bundles) < 10 {
+		t.Fatalf("found %d FHIR bundles", len(bundles))
+	}
+	for _, b := range bundles[:3] {
+		code, out, errs := runCLI(t, "", "assess", "-format", "json", b)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", b, code, errs)
+		}
+		var p ekbom.Plan
+		if err := json.Unmarshal([]byte(out), &p); err != nil || len(p.Steps) == 0 {
+			t.Errorf("%s: no plan: %v", b, err)
+		}
+	}
+	code, _, errs := runCLI(t, `{"resourceType": "Patient", "id": "x"}`, "assess", "-as-of", "2026-11-21", "-")
+	if code != 2 || !strings.Contains(errs, "Bundle") {
+		t.Errorf("a bare Patient resource: exit %d, stderr %q", code, errs)
+	}
+}
