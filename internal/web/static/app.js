@@ -45,10 +45,11 @@
       g.hidden = !show; g.disabled = !show;
     });
     var sel = unit.options[unit.selectedIndex];
-    if (sel && sel.parentNode.tagName === "OPTGROUP" && sel.parentNode.disabled) {
-      unit.value = "";
-      var first = unit.querySelector('optgroup[data-test="' + t + '"] option');
-      if (first && unit.querySelectorAll('optgroup[data-test="' + t + '"] option').length === 1) { first.selected = true; }
+    if (sel && sel.parentNode.tagName === "OPTGROUP" && sel.parentNode.disabled) { unit.value = ""; }
+    // A test with a single unit (TSAT: %) gets it selected.
+    if (t && unit.value === "") {
+      var only = unit.querySelectorAll('optgroup[data-test="' + t + '"] option');
+      if (only.length === 1) { only[0].selected = true; }
     }
   };
   document.querySelectorAll(".lab-row").forEach(filterUnits);
