@@ -97,14 +97,17 @@ var Actions = []Action{ActTest, ActStart, ActIncrease, ActOptimize, ActContinue,
 
 // Recommendation is one thing to do, with why and on what evidence.
 type Recommendation struct {
-	Rule      string `json:"rule"` // knowledge-base rule id
-	Action    Action `json:"action"`
-	Target    string `json:"target"`
-	Class     string `json:"class,omitempty"`
-	Dose      *Dose  `json:"dose,omitempty"`
-	Text      string `json:"text"`
-	Strength  string `json:"strength"`
-	Certainty string `json:"certainty"`
+	Rule   string `json:"rule"` // knowledge-base rule id
+	Action Action `json:"action"`
+	Target string `json:"target"`
+	Class  string `json:"class,omitempty"`
+	Dose   *Dose  `json:"dose,omitempty"`
+	Text   string `json:"text"`
+	// PatientText is the plain-language wording for the patient handout, when
+	// the knowledge base has one for this rule.
+	PatientText string `json:"patient_text,omitempty"`
+	Strength    string `json:"strength"`
+	Certainty   string `json:"certainty"`
 	// GradeVerified is false when the strength or certainty comes from a
 	// secondary or unverified source (kb marks it).
 	GradeVerified bool           `json:"grade_verified"`

@@ -198,9 +198,16 @@ func (ev *eval) rec(id, target string, vars map[string]string, because []string)
 	for _, c := range r.Conflicts {
 		ev.conflict(c)
 	}
+	patientText := ""
+	if r.PatientText != "" {
+		var err error
+		if patientText, err = kb.Render(r.PatientText, vars); err != nil {
+			ev.fail(fmt.Errorf("engine: rule %q patient_text: %v", r.ID, err))
+		}
+	}
 	rec := &ekbom.Recommendation{
 		Rule: r.ID, Action: ekbom.Action(r.Action), Target: target, Class: class,
-		Text: text, Strength: strength, Certainty: certainty, GradeVerified: verified,
+		Text: text, PatientText: patientText, Strength: strength, Certainty: certainty, GradeVerified: verified,
 		Sources: sources, Because: nonNil(because), Priority: r.Priority,
 		Conflicts: r.Conflicts,
 	}

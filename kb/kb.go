@@ -107,8 +107,11 @@ type Rule struct {
 	Severity string `yaml:"severity"` // warnings: high | moderate | info
 	Title    string `yaml:"title"`
 	// Text may hold {placeholders} that the engine fills with patient values.
-	Text      string   `yaml:"text"`
-	Evidence  string   `yaml:"evidence"` // a GuidelineRec id; grade is inherited
+	Text string `yaml:"text"`
+	// PatientText is plain-language wording for the patient handout (same
+	// placeholders as Text). Rules without it are left out of handouts.
+	PatientText string   `yaml:"patient_text"`
+	Evidence    string   `yaml:"evidence"` // a GuidelineRec id; grade is inherited
 	Strength  string   `yaml:"strength"` // when there is no guideline evidence
 	Certainty string   `yaml:"certainty"`
 	Verified  *bool    `yaml:"verified"` // grade verified; required without Evidence

@@ -146,6 +146,7 @@ func (b *Base) index(l *loader) {
 	}
 	for _, r := range b.RuleList {
 		r.Text = strings.TrimSpace(r.Text)
+		r.PatientText = strings.TrimSpace(r.PatientText)
 	}
 	b.classes = indexByID(l, "classes.yaml: duplicate class", classes, func(c *Class) string { return c.ID })
 	b.sources = indexByID(l, "sources.yaml: duplicate source id", b.SourceList, func(s *Source) string { return s.ID })
@@ -312,6 +313,20 @@ func (b *Base) validate(l *loader) {
 		}
 		if strings.Count(r.Text, "{") != len(placeholder.FindAllString(r.Text, -1)) {
 			l.addf("%s: malformed {placeholder} in text", w)
+		}
+		if r.PatientText != "" {
+			inText := map[string]bool{}
+			for _, ph := range placeholder.FindAllString(r.Text, -1) {
+				inText[ph] = true
+			}
+			if strings.Count(r.PatientText, "{") != len(placeholder.FindAllString(r.PatientText, -1)) {
+				l.addf("%s: malformed {placeholder} in patient_text", w)
+			}
+			for _, ph := range placeholder.FindAllString(r.PatientText, -1) {
+				if !inText[ph] {
+					l.addf("%s: patient_text uses %s, which text does not", w, ph)
+				}
+			}
 		}
 		switch r.Kind {
 		case "recommendation":

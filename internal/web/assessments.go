@@ -60,24 +60,27 @@ func (s *Server) assessmentView(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "plan", "Plan — "+pp.Patient.Name, "patients", pp)
 }
 
-// handoutActions are the recommendation actions a patient handout lists.
-var handoutActions = map[ekbom.Action]bool{
-	ekbom.ActStart: true, ekbom.ActStop: true, ekbom.ActTaper: true, ekbom.ActDecrease: true,
-	ekbom.ActCounsel: true, ekbom.ActTest: true,
+// handoutItem is one thing for the patient to do, in the knowledge base's
+// patient wording, with its calendar when there is one.
+type handoutItem struct {
+	Text     string
+	Schedule []ekbom.ScheduleItem
 }
 
 type handoutData struct {
 	AssessmentID string
 	Patient      *ekbom.PatientRecord
 	AsOf         string
-	Todo         []string
+	Todo         []handoutItem
 	Avoid        []string // not currently taken
 	Taking       bool     // some avoid entries are taken now (left out)
 	Monitoring   []ekbom.Monitor
 }
 
-// assessmentHandout is the plain-language patient handout. It only selects
-// texts from the stored plan; it adds no medical content of its own.
+// assessmentHandout is the plain-language patient handout. It shows only the
+// patient wording the knowledge base gives each recommendation (stored in the
+// plan as patient_text) and adds no medical content of its own; clinician
+// texts are never copied into it.
 func (s *Server) assessmentHandout(w http.ResponseWriter, r *http.Request) {
 	pp, err := s.loadPlan(r, "handout")
 	if err != nil {
@@ -92,9 +95,9 @@ func (s *Server) assessmentHandout(w http.ResponseWriter, r *http.Request) {
 	seen := map[string]bool{}
 	for _, st := range pp.Plan.Steps {
 		for _, rec := range st.Recommendations {
-			if handoutActions[rec.Action] && !seen[rec.Text] {
-				seen[rec.Text] = true
-				d.Todo = append(d.Todo, rec.Text)
+			if rec.PatientText != "" && !seen[rec.PatientText] {
+				seen[rec.PatientText] = true
+				d.Todo = append(d.Todo, handoutItem{Text: rec.PatientText, Schedule: rec.Schedule})
 			}
 		}
 	}

@@ -68,6 +68,7 @@ const (
 	padL, padR       = 48.0, 150.0 // right margin holds the threshold labels
 	padT, padB       = 14.0, 30.0
 	dayPad           = 15 // days added around a single date
+	markerMarginDays = 60 // markers drawn up to this many days outside the results
 	maxLabelledMarks = 12
 )
 
@@ -75,21 +76,41 @@ const (
 func buildChart(id, title, unit string, pts []Point, th []Threshold, marks ...chartMarks) Chart {
 	c := Chart{ID: id, Title: title, Unit: unit, Width: chartW, Height: chartH,
 		Left: padL, Top: padT, Right: chartW - padR, Bottom: chartH - padB}
-	var dates []ekbom.Date
-	for _, p := range pts {
-		dates = append(dates, p.Date)
-	}
-	nMarks := 0
-	for _, m := range marks {
-		for _, mk := range m.Markers {
-			dates = append(dates, mk.Date)
-			nMarks++
-		}
-	}
 	if len(pts) == 0 {
 		c.Empty = true
 		c.Desc = fmt.Sprintf("No %s results recorded.", title)
 		return c
+	}
+	var dates []ekbom.Date
+	for _, p := range pts {
+		dates = append(dates, p.Date)
+	}
+	// Markers are drawn only within the data's own date range (plus a
+	// margin), so an old medication start cannot squeeze the results into
+	// a corner; the ones left out are counted in the description.
+	first, last := pts[0].Date, pts[0].Date
+	for _, p := range pts {
+		if p.Date.Before(first) {
+			first = p.Date
+		}
+		if p.Date.After(last) {
+			last = p.Date
+		}
+	}
+	from, to := first.AddDays(-markerMarginDays), last.AddDays(markerMarginDays)
+	nMarks, hidden := 0, 0
+	for i := range marks {
+		kept := marks[i].Markers[:0:0]
+		for _, mk := range marks[i].Markers {
+			if mk.Date.Before(from) || mk.Date.After(to) {
+				hidden++
+				continue
+			}
+			kept = append(kept, mk)
+			dates = append(dates, mk.Date)
+			nMarks++
+		}
+		marks[i].Markers = kept
 	}
 	lo, hi := dates[0], dates[0]
 	for _, d := range dates {
@@ -123,12 +144,8 @@ func buildChart(id, title, unit string, pts []Point, th []Threshold, marks ...ch
 	for v := 0.0; v <= ytop+step/2; v += step {
 		c.YTicks = append(c.YTicks, Tick{Pos: y(v), Label: strconv.FormatFloat(round1(v), 'f', -1, 64)})
 	}
-	for _, d := range dateTicks(lo, hi) {
-		format := "2006-01"
-		if span < 120 {
-			format = "2006-01-02"
-		}
-		c.XTicks = append(c.XTicks, Tick{Pos: x(d), Label: d.Time().Format(format)})
+	for _, t := range dateTicks(lo, hi) {
+		c.XTicks = append(c.XTicks, Tick{Pos: x(t.date), Label: t.label})
 	}
 	var line []string
 	for _, p := range pts {
@@ -147,14 +164,17 @@ func buildChart(id, title, unit string, pts []Point, th []Threshold, marks ...ch
 			c.VMarks = append(c.VMarks, VMark{X: x(mk.Date), Label: mk.Date.String() + ": " + mk.Label, Class: m.Class})
 		}
 	}
-	last := pts[len(pts)-1]
+	latest := pts[len(pts)-1]
 	c.Desc = fmt.Sprintf("%d %s results from %s to %s; latest %s %s on %s.",
-		len(pts), title, pts[0].Date, last.Date, strconv.FormatFloat(last.Value, 'f', -1, 64), unit, last.Date)
+		len(pts), title, pts[0].Date, latest.Date, strconv.FormatFloat(latest.Value, 'f', -1, 64), unit, latest.Date)
 	if len(thText) > 0 {
 		c.Desc += " Reference lines: " + strings.Join(thText, "; ") + "."
 	}
 	if nMarks > 0 {
 		c.Desc += fmt.Sprintf(" %d event markers.", nMarks)
+	}
+	if hidden > 0 {
+		c.Desc += fmt.Sprintf(" %d earlier or later events outside the results' dates are not drawn.", hidden)
 	}
 	return c
 }
@@ -174,13 +194,44 @@ func niceStep(max float64, n int) float64 {
 	return 10 * mag
 }
 
-// dateTicks returns up to six evenly spaced dates between lo and hi.
-func dateTicks(lo, hi ekbom.Date) []ekbom.Date {
+type dateTick struct {
+	date  ekbom.Date
+	label string
+}
+
+// dateTicks returns at most about six ticks between lo and hi on calendar
+// boundaries, so labels never repeat or skip: days for short spans, the
+// first of every k months for medium spans, 1 January of every k years for
+// long ones.
+func dateTicks(lo, hi ekbom.Date) []dateTick {
 	span := hi.DaysSince(lo)
-	n := 5
-	var out []ekbom.Date
-	for i := 0; i <= n; i++ {
-		out = append(out, lo.AddDays(span*i/n))
+	var out []dateTick
+	switch {
+	case span < 120:
+		for i := 0; i <= 5; i++ {
+			d := lo.AddDays(span * i / 5)
+			out = append(out, dateTick{d, d.String()})
+		}
+	case span < 3*365:
+		months := span/30 + 1
+		k := (months + 5) / 6
+		t := lo.Time()
+		d := ekbom.DateOf(t.Year(), t.Month(), 1).AddMonths(1)
+		for !d.After(hi) {
+			if int(d.Time().Month()-1)%k == 0 {
+				out = append(out, dateTick{d, d.Time().Format("2006-01")})
+			}
+			d = d.AddMonths(1)
+		}
+	default:
+		years := span/365 + 1
+		k := (years + 5) / 6
+		y := lo.Time().Year() + 1
+		for d := ekbom.DateOf(y, 1, 1); !d.After(hi); d = d.AddMonths(12) {
+			if d.Time().Year()%k == 0 {
+				out = append(out, dateTick{d, d.Time().Format("2006")})
+			}
+		}
 	}
 	return out
 }
