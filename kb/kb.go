@@ -112,13 +112,13 @@ type Rule struct {
 	// placeholders as Text). Rules without it are left out of handouts.
 	PatientText string   `yaml:"patient_text"`
 	Evidence    string   `yaml:"evidence"` // a GuidelineRec id; grade is inherited
-	Strength  string   `yaml:"strength"` // when there is no guideline evidence
-	Certainty string   `yaml:"certainty"`
-	Verified  *bool    `yaml:"verified"` // grade verified; required without Evidence
-	Sources   []string `yaml:"sources"`
-	Conflicts []string `yaml:"conflicts"`
-	Priority  int      `yaml:"priority"`
-	Rationale string   `yaml:"rationale"`
+	Strength    string   `yaml:"strength"` // when there is no guideline evidence
+	Certainty   string   `yaml:"certainty"`
+	Verified    *bool    `yaml:"verified"` // grade verified; required without Evidence
+	Sources     []string `yaml:"sources"`
+	Conflicts   []string `yaml:"conflicts"`
+	Priority    int      `yaml:"priority"`
+	Rationale   string   `yaml:"rationale"`
 }
 
 // ByTarget as a rule's evidence means the grade comes from the guideline
