@@ -105,6 +105,71 @@ type APIToken struct {
 	LastUsed  *time.Time `json:"last_used,omitempty"`
 }
 
+// CDS Hooks records. ekbom keeps what it told an EHR (CardBatch) and what
+// the clinician did with it (Feedback), so that card use can be audited and
+// reviewed. Neither holds the patient's name or identifiers beyond the EHR's
+// own patient reference.
+
+// Card indicators, in order of increasing urgency (CDS Hooks 2.0).
+const (
+	IndicatorInfo     = "info"
+	IndicatorWarning  = "warning"
+	IndicatorCritical = "critical"
+)
+
+// CardServed is one card of a batch, as the EHR received it.
+type CardServed struct {
+	UUID      string `json:"uuid"`
+	Summary   string `json:"summary"`
+	Indicator string `json:"indicator"` // info | warning | critical
+}
+
+// CardBatch is one CDS Hooks response: the cards served for one hook call.
+type CardBatch struct {
+	// ID is chosen by the caller (cdshooks.BatchID derives it from the
+	// request) so that it can appear in the cards' links; 32 lowercase hex
+	// digits. Saving an ID twice is ErrConflict.
+	ID               string       `json:"id"`
+	ServiceID        string       `json:"service_id"`
+	Hook             string       `json:"hook"`
+	HookInstance     string       `json:"hook_instance"`
+	PatientRef       string       `json:"patient_ref,omitempty"` // the EHR's "Patient/{id}"
+	Actor            string       `json:"actor"`                 // "cds:<issuer>", or "cds:insecure" without verification
+	EngineVersion    string       `json:"engine_version"`
+	KnowledgeVersion string       `json:"knowledge_version"`
+	Cards            []CardServed `json:"cards"`
+	// Plan is the plan behind a patient-view batch (the contract's plan
+	// JSON), kept so that the card link can show the full plan to a
+	// signed-in clinician. Empty for order checks.
+	Plan      json.RawMessage `json:"plan,omitempty"`
+	CreatedAt time.Time       `json:"created_at"` // set by the store
+}
+
+// Feedback outcomes (CDS Hooks 2.0).
+const (
+	FeedbackAccepted   = "accepted"
+	FeedbackOverridden = "overridden"
+)
+
+// Feedback is what the clinician did with one card. It is stored once per
+// (ServiceID, CardUUID, Outcome, OutcomeAt): the same feedback sent again is
+// not stored twice.
+type Feedback struct {
+	ID                  int64    `json:"id"` // set by the store
+	ServiceID           string   `json:"service_id"`
+	CardUUID            string   `json:"card_uuid"`
+	Outcome             string   `json:"outcome"` // accepted | overridden
+	AcceptedSuggestions []string `json:"accepted_suggestions,omitempty"`
+	// The override reason the clinician chose (a Coding), if any.
+	OverrideSystem  string    `json:"override_system,omitempty"`
+	OverrideCode    string    `json:"override_code,omitempty"`
+	OverrideDisplay string    `json:"override_display,omitempty"`
+	UserComment     string    `json:"user_comment,omitempty"`
+	OutcomeAt       time.Time `json:"outcome_at"`  // outcomeTimestamp, UTC
+	Actor           string    `json:"actor"`       // as CardBatch.Actor
+	ReceivedAt      time.Time `json:"received_at"` // set by the store
+}
+
 // PatientFilter selects patients for a list.
 type PatientFilter struct {
 	Query  string // matches name or MRN, case-insensitive substring
@@ -121,7 +186,8 @@ type AuditFilter struct {
 }
 
 // Store keeps patient records, visits, assessments, users, sessions, API
-// tokens and the audit log. Implementations: internal/sqlite and
+// tokens, the audit log, and the CDS Hooks cards served and feedback
+// received. Implementations: internal/sqlite and
 // internal/postgres, both checked by the shared contract suite in
 // internal/storetest.
 //
@@ -147,6 +213,18 @@ type Store interface {
 
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+
+	// SaveCardsServed stores a CDS Hooks card batch and, in the same
+	// transaction, the audit entry (entity "cds", action "serve") naming the
+	// hook, its instance and the engine and knowledge-base versions.
+	SaveCardsServed(ctx context.Context, b CardBatch) error
+	GetCardBatch(ctx context.Context, id string) (*CardBatch, error)
+	// SaveFeedback stores feedback on a card unless the same feedback
+	// (service, card, outcome, outcome time) is stored already; created
+	// reports which. New feedback is audited (entity "cds", action
+	// "feedback").
+	SaveFeedback(ctx context.Context, f Feedback) (created bool, err error)
+	ListFeedback(ctx context.Context, serviceID string, limit int) ([]Feedback, error) // newest first; limit 0 means 100
 
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id string) (*User, error)

@@ -6,7 +6,7 @@
 //	ekbom irls 3 3 2 4 3 3 4 2 3 2     score the ten IRLS items
 //	ekbom taper -drug pramipexole -dose 0.75
 //	ekbom schema patient|plan          print a JSON Schema
-//	ekbom serve                        the clinician web app on http://127.0.0.1:8080
+//	ekbom serve                        the clinician web app and CDS Hooks services on http://127.0.0.1:8080
 //	ekbom admin create -username NAME  create an administrator
 //
 // ekbom supports clinical judgement; it is not a medical device.
@@ -27,11 +27,13 @@ usage:
   ekbom taper -drug NAME -dose MG_PER_DAY [-start YYYY-MM-DD] [-step PPX_MG] [-days N] [-format text|json]
   ekbom schema patient|plan
   ekbom serve [-addr 127.0.0.1:8080] [-db FILE|postgres://…] [-secure-cookies]
+              [-public-url URL] [-cds-issuers FILE] [-cds-insecure-no-auth]
   ekbom admin create -username NAME [-name "Full Name"] [-db …]     (password: EKBOM_ADMIN_PASSWORD or stdin)
   ekbom user create -username NAME [-role clinician|admin] [-name …] [-db …]   (password: EKBOM_USER_PASSWORD or stdin)
   ekbom version
 
-Environment: EKBOM_ADDR, EKBOM_DB (default ./ekbom.db; a postgres:// DSN uses PostgreSQL).
+Environment: EKBOM_ADDR, EKBOM_DB (default ./ekbom.db; a postgres:// DSN uses PostgreSQL),
+EKBOM_PUBLIC_URL, EKBOM_CDS_ISSUERS (CDS Hooks: see "Using ekbom from an EHR" in the README).
 
 ekbom supports clinical judgement; it is not a medical device.
 Exit status: 0 plan produced, 2 invalid input (every problem on stderr), 1 other error.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -21,6 +22,8 @@ import (
 	"ekbom/internal/sqlite"
 	"ekbom/internal/web"
 	"ekbom/kb"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Defaults of `ekbom serve`. The server listens on localhost only unless
@@ -46,6 +49,42 @@ type serveConfig struct {
 	Addr          string // host:port to listen on
 	DB            string // SQLite file, or a postgres:// or postgresql:// DSN
 	SecureCookies bool
+	// PublicURL is the base URL EHRs call (CDS Hooks token aud, plan links).
+	PublicURL string
+	// CDSIssuers is the file of trusted CDS Hooks issuers (JSON or YAML).
+	CDSIssuers string
+	// CDSInsecure turns CDS Hooks JWT verification off (development only,
+	// loopback addresses only).
+	CDSInsecure bool
+}
+
+// issuersFile is the trusted-issuers file of -cds-issuers, in YAML or JSON:
+//
+//	issuers:
+//	  - issuer: https://ehr.example.org
+//	    jwks_urls: [https://ehr.example.org/.well-known/jwks.json]
+//	    fhir_servers: [https://ehr.example.org/fhir/r4]   # optional
+type issuersFile struct {
+	Issuers []web.CDSIssuer `yaml:"issuers"`
+}
+
+// loadIssuers reads a trusted-issuers file strictly: unknown fields are
+// errors, and so is a file without issuers.
+func loadIssuers(path string) ([]web.CDSIssuer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cds-issuers: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f issuersFile
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("-cds-issuers %s: %w", path, err)
+	}
+	if len(f.Issuers) == 0 {
+		return nil, fmt.Errorf("-cds-issuers %s: no issuers listed", path)
+	}
+	return f.Issuers, nil
 }
 
 func envOr(key, def string) string {
@@ -62,11 +101,14 @@ func cmdServe(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.Addr, "addr", envOr("EKBOM_ADDR", defaultAddr), "address to listen on (env EKBOM_ADDR)")
 	fs.StringVar(&cfg.DB, "db", envOr("EKBOM_DB", defaultDB), "SQLite database file, or a postgres:// DSN (env EKBOM_DB)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", false, "mark cookies Secure (when served over HTTPS, e.g. behind a TLS proxy)")
+	fs.StringVar(&cfg.PublicURL, "public-url", os.Getenv("EKBOM_PUBLIC_URL"), "base URL EHRs use to reach this server, e.g. https://ekbom.example.org; CDS Hooks tokens must name it in aud (env EKBOM_PUBLIC_URL)")
+	fs.StringVar(&cfg.CDSIssuers, "cds-issuers", os.Getenv("EKBOM_CDS_ISSUERS"), "YAML or JSON file of trusted CDS Hooks issuers and their JWK Set URLs (env EKBOM_CDS_ISSUERS)")
+	fs.BoolVar(&cfg.CDSInsecure, "cds-insecure-no-auth", false, "DEVELOPMENT ONLY: accept CDS Hooks calls without verifying their JWT (loopback addresses only)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: ekbom serve [-addr 127.0.0.1:8080] [-db FILE|postgres://…] [-secure-cookies]")
+		fmt.Fprintln(stderr, "usage: ekbom serve [-addr 127.0.0.1:8080] [-db FILE|postgres://…] [-secure-cookies] [-public-url URL] [-cds-issuers FILE] [-cds-insecure-no-auth]")
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -118,7 +160,22 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready func(ur
 	if err != nil {
 		return err
 	}
-	app, err := web.New(web.Options{Store: store, Engine: eng, Logger: log, SecureCookies: cfg.SecureCookies})
+	cds := web.CDSOptions{PublicURL: cfg.PublicURL, Insecure: cfg.CDSInsecure}
+	if cfg.CDSIssuers != "" {
+		if cds.Issuers, err = loadIssuers(cfg.CDSIssuers); err != nil {
+			return err
+		}
+	}
+	if cfg.CDSInsecure {
+		host, _, err := net.SplitHostPort(cfg.Addr)
+		if err != nil || !isLoopback(host) {
+			return fmt.Errorf("-cds-insecure-no-auth is for local development only: listen on a loopback address (e.g. -addr 127.0.0.1:8080), not %q", cfg.Addr)
+		}
+		log.Warn("**********************************************************************")
+		log.Warn("CDS Hooks JWT verification is OFF (-cds-insecure-no-auth). Any caller can use /cds-services. Local development only; NEVER in production.")
+		log.Warn("**********************************************************************")
+	}
+	app, err := web.New(web.Options{Store: store, Engine: eng, Logger: log, SecureCookies: cfg.SecureCookies, CDS: cds})
 	if err != nil {
 		return err
 	}
@@ -138,7 +195,8 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready func(ur
 	}
 	url := "http://" + ln.Addr().String()
 	log.Info("ekbom serving; open the URL in a browser", "url", url, "db", kind,
-		"engine", ekbom.EngineVersion, "knowledge_base", b.Meta.Version)
+		"engine", ekbom.EngineVersion, "knowledge_base", b.Meta.Version,
+		"cds_discovery", cdsDiscoveryURL(cfg.PublicURL, url), "cds_trusted_issuers", len(cds.Issuers))
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !isLoopback(host) && !cfg.SecureCookies {
 		log.Warn("listening beyond localhost without -secure-cookies: serve it behind HTTPS and set -secure-cookies")
 	}
@@ -187,6 +245,14 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready func(ur
 		return err
 	}
 	return nil
+}
+
+// cdsDiscoveryURL is the CDS Hooks discovery URL to give an EHR.
+func cdsDiscoveryURL(public, local string) string {
+	if public != "" {
+		return strings.TrimRight(public, "/") + "/cds-services"
+	}
+	return local + "/cds-services"
 }
 
 func isLoopback(host string) bool {

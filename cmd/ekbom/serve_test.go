@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -166,3 +167,91 @@ type syncBuf struct {
 
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestLoadIssuers(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	yamlFile := write("issuers.yaml", `issuers:
+  - issuer: https://ehr.example.org
+    jwks_urls: [https://ehr.example.org/.well-known/jwks.json]
+    fhir_servers: [https://ehr.example.org/fhir/r4]
+  - issuer: https://sandbox.cds-hooks.org
+    jwks_urls: [https://sandbox.cds-hooks.org/.well-known/jwks.json]
+`)
+	got, err := loadIssuers(yamlFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Issuer != "https://ehr.example.org" || got[0].FHIRServers[0] != "https://ehr.example.org/fhir/r4" ||
+		got[1].JWKSURLs[0] != "https://sandbox.cds-hooks.org/.well-known/jwks.json" {
+		t.Errorf("yaml: %+v", got)
+	}
+	jsonFile := write("issuers.json", `{"issuers": [{"issuer": "https://ehr.example.org", "jwks_urls": ["https://ehr.example.org/jwks"]}]}`)
+	if got, err := loadIssuers(jsonFile); err != nil || len(got) != 1 {
+		t.Errorf("json: %+v %v", got, err)
+	}
+	for name, body := range map[string]string{
+		"unknown field": "issuers:\n  - issuer: a\n    jwks_url: https://x/jwks\n",
+		"empty":         "issuers: []\n",
+		"not yaml":      "{{{",
+	} {
+		if _, err := loadIssuers(write(name, body)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := loadIssuers(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Error("missing file accepted")
+	}
+}
+
+// TestServeCDSFlags checks the CDS Hooks flags: the development switch is
+// refused beyond loopback, a bad issuers file stops the server, and the
+// discovery endpoint answers 401 without a token.
+func TestServeCDSFlags(t *testing.T) {
+	t.Setenv("EKBOM_DB", filepath.Join(t.TempDir(), "x.db"))
+	if code, _, errs := runCLI(t, "", "serve", "-addr", "0.0.0.0:0", "-cds-insecure-no-auth"); code != 1 || !strings.Contains(errs, "local development only") {
+		t.Errorf("insecure beyond loopback: %d %s", code, errs)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("issuers:\n  - issuer: x\n    jwks_urls: [http://ehr.example.org/jwks]\n"), 0o600)
+	if code, _, errs := runCLI(t, "", "serve", "-addr", "127.0.0.1:0", "-public-url", "https://ekbom.test", "-cds-issuers", bad); code != 1 || !strings.Contains(errs, "https") {
+		t.Errorf("http JWK Set URL: %d %s", code, errs)
+	}
+
+	db := filepath.Join(t.TempDir(), "ekbom.db")
+	var logs syncBuf
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	urlc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, serveConfig{Addr: "127.0.0.1:0", DB: db, CDSInsecure: true}, log, func(u string) { urlc <- u })
+	}()
+	var base string
+	select {
+	case base = <-urlc:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start")
+	}
+	resp, err := http.Get(base + "/cds-services")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("insecure discovery: %d", resp.StatusCode)
+	}
+	cancel()
+	<-done
+	if !strings.Contains(logs.String(), "JWT verification is OFF") || !strings.Contains(logs.String(), base+"/cds-services") {
+		t.Errorf("logs lack the warning or the discovery URL:\n%s", logs.String())
+	}
+}

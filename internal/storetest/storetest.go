@@ -53,6 +53,10 @@ func Run(t *testing.T, newStore func(t *testing.T) ekbom.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"DeletePatientCascade", testDeletePatientCascade},
 		{"TimesUTC", testTimesUTC},
+		{"CardsServed", testCardsServed},
+		{"CardsServedInvalid", testCardsServedInvalid},
+		{"FeedbackIdempotent", testFeedbackIdempotent},
+		{"FeedbackConcurrent", testFeedbackConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

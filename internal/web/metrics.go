@@ -15,7 +15,8 @@ import (
 
 // metrics is a small Prometheus text-format registry: request counts by
 // route, method and code, a duration histogram by route, and counters for
-// assessments, login failures and panics.
+// assessments, login failures, panics, CDS Hooks cards served and CDS Hooks
+// calls refused.
 type metrics struct {
 	mu        sync.Mutex
 	requests  map[[3]string]uint64 // route, method, code
@@ -24,6 +25,8 @@ type metrics struct {
 	assessments   atomic.Uint64
 	loginFailures atomic.Uint64
 	panics        atomic.Uint64
+	cdsCards      atomic.Uint64
+	cdsRefused    atomic.Uint64
 }
 
 // durationBuckets are the histogram's upper bounds, in seconds.
@@ -96,6 +99,8 @@ func (m *metrics) write(w io.Writer) {
 	counter("ekbom_assessments_total", "Plans produced (stored assessments and stateless /api/assess).", m.assessments.Load())
 	counter("ekbom_login_failures_total", "Failed sign-in attempts, including throttled ones.", m.loginFailures.Load())
 	counter("ekbom_panics_total", "Handler panics recovered.", m.panics.Load())
+	counter("ekbom_cds_cards_served_total", "CDS Hooks cards served.", m.cdsCards.Load())
+	counter("ekbom_cds_auth_failures_total", "CDS Hooks calls refused with 401 (JWT not accepted).", m.cdsRefused.Load())
 }
 
 // label quotes a label value as the text format requires.

@@ -151,6 +151,9 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")
+		if isCDS(r) {
+			setCORS(h)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -173,6 +176,10 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 			}
 			s.log.Error("panic", "request_id", requestIDFrom(r.Context()), "panic", what, "stack", string(debug.Stack()))
 			s.metrics.panics.Add(1)
+			if isCDS(r) {
+				writeJSON(w, http.StatusInternalServerError, cdsInternalError)
+				return
+			}
 			if isAPI(r) {
 				s.apiError(w, r, http.StatusInternalServerError, "internal", "internal error", nil)
 				return
@@ -183,12 +190,13 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody caps request bodies: 1 MiB for forms, 4 MiB for the API. A
+// limitBody caps request bodies: 1 MiB for forms, 4 MiB for the API and
+// CDS Hooks calls (a prefetch can be large). A
 // declared length over the limit is refused at once with 413.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := int64(formBodyLimit)
-		if isAPI(r) {
+		if isAPI(r) || isCDS(r) {
 			limit = apiBodyLimit
 		}
 		if r.ContentLength > limit {
@@ -202,6 +210,10 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 
 func (s *Server) tooLarge(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Connection", "close")
+	if isCDS(r) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, cdsOutcome("too-long", "the request body is larger than 4 MiB"))
+		return
+	}
 	if isAPI(r) {
 		s.apiError(w, r, http.StatusRequestEntityTooLarge, "too_large", "request body too large", nil)
 		return
@@ -231,4 +243,10 @@ func contextTimeout(ctx context.Context, d time.Duration) (context.Context, cont
 
 func isAPI(r *http.Request) bool {
 	return strings.HasPrefix(r.URL.Path, "/api/")
+}
+
+// isCDS reports whether r is a CDS Hooks call (discovery, a service or its
+// feedback); the plan pages under /cds-plans/ are ordinary pages.
+func isCDS(r *http.Request) bool {
+	return r.URL.Path == "/cds-services" || strings.HasPrefix(r.URL.Path, "/cds-services/")
 }

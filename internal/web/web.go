@@ -1,4 +1,5 @@
-// Package web serves ekbom's clinician UI, JSON API and health/metrics endpoints.
+// Package web serves ekbom's clinician UI, JSON API, CDS Hooks services and
+// health/metrics endpoints.
 //
 // New builds a Server from a store, an engine and a logger; Handler returns
 // the http.Handler to mount. The package binds no socket, reads no flags and
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"ekbom"
+	"ekbom/cdshooks"
 	"ekbom/engine"
 	"ekbom/kb"
 )
@@ -55,6 +57,9 @@ type Options struct {
 	// RequestTimeout bounds the work of one request (its context deadline).
 	// Default 30 s.
 	RequestTimeout time.Duration
+	// CDS configures the CDS Hooks services under /cds-services. The zero
+	// value serves them but accepts no caller (no trusted issuer).
+	CDS CDSOptions
 }
 
 // Server is the web application. Its methods are safe for concurrent use.
@@ -82,6 +87,7 @@ type Server struct {
 	apiRoutes []string // "METHOD /api/…" patterns, for the OpenAPI test
 	handler   http.Handler
 	irlsBands []irlsBand
+	cds       *cdsService
 }
 
 // New returns a Server for opt. It parses the embedded templates once.
@@ -130,6 +136,18 @@ func New(opt Options) (*Server, error) {
 	s.irlsBands = bands
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
+	}
+	if s.pages["cds_plan"], err = parseCDSPlanPage(); err != nil {
+		return nil, err
+	}
+	if s.cds, err = newCDSService(opt.CDS, cdshooks.Services(s.kb), s.now); err != nil {
+		return nil, err
+	}
+	switch {
+	case opt.CDS.Insecure:
+		s.log.Warn("CDS Hooks JWT verification is OFF (-cds-insecure-no-auth): any caller is accepted. For local development only; never expose this server.")
+	case len(opt.CDS.Issuers) == 0:
+		s.log.Info("CDS Hooks: no trusted issuers configured; every call to /cds-services is refused with 401")
 	}
 	s.mux = http.NewServeMux()
 	s.routes()
@@ -241,6 +259,9 @@ func (s *Server) routes() {
 	s.handle("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, http.StatusNotFound, "not_found", "no such API route", nil)
 	})
+
+	// CDS Hooks.
+	s.cdsRoutes()
 
 	s.handle("/", s.notFound)
 }
