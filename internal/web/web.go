@@ -197,6 +197,7 @@ func (s *Server) routes() {
 	s.handle("GET /login", s.loginPage)
 	s.handle("POST /login", s.loginSubmit)
 	s.handle("GET /api/openapi.json", s.openAPIDoc)
+	s.handle("GET /fhir/Questionnaire/ekbom-rls", s.questionnaire)
 
 	// Signed-in pages.
 	page := func(pattern string, h http.HandlerFunc) { s.handle(pattern, s.requirePage(h)) }
@@ -214,6 +215,8 @@ func (s *Server) routes() {
 	admin("POST /patients/{id}/delete", s.patientDelete)
 	page("GET /patients/{id}/visits/new", s.visitNew)
 	page("POST /patients/{id}/visits", s.visitCreate)
+	page("GET /patients/{id}/visits/import", s.visitImportForm)
+	page("POST /patients/{id}/visits/import", s.visitImportSubmit)
 	page("GET /visits/{id}", s.visitView)
 	page("GET /visits/{id}/edit", s.visitEdit)
 	page("POST /visits/{id}/edit", s.visitUpdate)
@@ -250,6 +253,7 @@ func (s *Server) routes() {
 	api("DELETE /api/patients/{id}", s.apiPatientDelete)
 	api("GET /api/patients/{id}/visits", s.apiVisitList)
 	api("POST /api/patients/{id}/visits", s.apiVisitCreate)
+	api("POST /api/patients/{id}/visits/fhir", s.apiVisitImport)
 	api("GET /api/visits/{id}", s.apiVisitGet)
 	api("PUT /api/visits/{id}", s.apiVisitUpdate)
 	api("DELETE /api/visits/{id}", s.apiVisitDelete)
