@@ -2,6 +2,8 @@
 // engine for refractory restless legs syndrome.
 //
 //	ekbom assess patient.yaml          a plan for one patient (JSON or YAML; - reads stdin)
+//	ekbom batch export/                plans for every patient of a FHIR Bulk Data export, with a report
+//	ekbom synth -n 1000 -out export/   a synthetic FHIR Bulk Data export
 //	ekbom kb [section] [id]            browse the knowledge base
 //	ekbom irls 3 3 2 4 3 3 4 2 3 2     score the ten IRLS items
 //	ekbom taper -drug pramipexole -dose 0.75
@@ -22,6 +24,8 @@ const usage = `ekbom — decision support for refractory restless legs syndrome 
 
 usage:
   ekbom assess [-format text|markdown|json] [-as-of YYYY-MM-DD] FILE|-
+  ekbom batch [-out DIR] [-as-of YYYY-MM-DD] [-workers N] [-tmp DIR] [-progress auto|bar|lines|off] INPUT_DIR|FILE|-
+  ekbom synth -n N [-seed S] [-out DIR|-] [-gzip] [-as-of YYYY-MM-DD] [-noise FRACTION]
   ekbom kb [recommendations|rules|drugs|sources|conflicts|thresholds] [ID] [-format text|json]
   ekbom irls [-format text|json] ITEM1 … ITEM10
   ekbom taper -drug NAME -dose MG_PER_DAY [-start YYYY-MM-DD] [-step PPX_MG] [-days N] [-format text|json]
@@ -53,6 +57,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "assess":
 		return cmdAssess(rest, stdin, stdout, stderr)
+	case "batch":
+		return cmdBatch(rest, stdin, stdout, stderr)
+	case "synth":
+		return cmdSynth(rest, stdout, stderr)
 	case "kb":
 		return cmdKB(rest, stdout, stderr)
 	case "irls":
