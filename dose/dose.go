@@ -43,7 +43,58 @@ func round6(x float64) float64 {
 
 // formatMg writes an mg amount in the shortest form: 600, 0.375, 1.5.
 func formatMg(mg float64) string {
-	return strconv.FormatFloat(round6(mg), 'f', -1, 64)
+	return string(appendMg(nil, mg))
+}
+
+// appendMg appends formatMg(mg) to dst. It is
+// strconv.AppendFloat(dst, round6(mg), 'f', -1, 64) with a fast path for the
+// usual amounts.
+func appendMg(dst []byte, mg float64) []byte {
+	if math.Abs(mg) <= 1e9 {
+		// round6(mg) = n/1e6 with at most 15 significant digits, so its
+		// shortest round-trip form is exactly that decimal.
+		if n := math.Round(mg * 1e6); n != 0 && math.Abs(n) < 1e15 {
+			return appendScaled(dst, int64(n), 6)
+		}
+	}
+	return strconv.AppendFloat(dst, round6(mg), 'f', -1, 64)
+}
+
+// appendScaled appends n / 10^places as a decimal without trailing zeros.
+func appendScaled(dst []byte, n int64, places int) []byte {
+	var buf [24]byte
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	i := len(buf)
+	frac := false
+	for range places {
+		d := byte(n % 10)
+		n /= 10
+		if d != 0 || frac {
+			frac = true
+			i--
+			buf[i] = '0' + d
+		}
+	}
+	if frac {
+		i--
+		buf[i] = '.'
+	}
+	for {
+		i--
+		buf[i] = '0' + byte(n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		buf[i] = '-'
+	}
+	return append(dst, buf[i:]...)
 }
 
 // positive reports whether x is a finite number above zero.

@@ -3,6 +3,7 @@ package dose
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"ekbom"
@@ -83,13 +84,19 @@ func TaperSchedule(start ekbom.Date, t Taper) ([]ekbom.ScheduleItem, error) {
 	}
 	n := int(reduced) + 1
 	items := make([]ekbom.ScheduleItem, n)
+	var text []byte
 	for k := 1; k < n; k++ {
 		units := math.Ceil(cur - float64(int64(k)*step))
 		mg := round6(units * t.IncrementMg)
+		// "<drug> <mg> mg/day (step k of n)"
+		text = append(append(text[:0], t.Drug...), ' ')
+		text = append(appendMg(text, mg), " mg/day (step "...)
+		text = append(strconv.AppendInt(text, int64(k), 10), " of "...)
+		text = append(strconv.AppendInt(text, int64(n), 10), ')')
 		items[k-1] = ekbom.ScheduleItem{
 			Date:    start.AddDays((k - 1) * t.StepDays),
 			DailyMg: mg,
-			Text:    fmt.Sprintf("%s %s mg/day (step %d of %d)", t.Drug, formatMg(mg), k, n),
+			Text:    string(text),
 		}
 	}
 	items[n-1] = ekbom.ScheduleItem{

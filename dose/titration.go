@@ -21,7 +21,7 @@ type Titration struct {
 }
 
 // doseTimes names the times of day of n divided doses, earliest first.
-var doseTimes = map[int][]string{
+var doseTimes = [...][]string{
 	2: {"in the afternoon", "at bedtime"},
 	3: {"in the morning", "in the afternoon", "at bedtime"},
 }
@@ -91,42 +91,50 @@ func TitrationSchedule(start ekbom.Date, t Titration) ([]ekbom.ScheduleItem, err
 		times = 1
 	}
 	items := make([]ekbom.ScheduleItem, n)
+	timing := strings.TrimSpace(t.Timing)
+	var text []byte
+	var split [3]float64 // times is at most 3
 	for k := range n {
 		mg := round6(math.Min(t.StartDailyMg+float64(k)*t.StepMg, limit))
 		if k == n-1 {
 			mg = limit
 		}
+		text = appendTitrationText(text[:0], t.Drug, timing, mg, splitDoses(split[:0], mg, times, t.StartDailyMg, t.StepMg))
 		items[k] = ekbom.ScheduleItem{
 			Date:    start.AddDays(k * t.StepDays),
 			DailyMg: mg,
-			Text:    titrationText(t, mg, SplitDoses(mg, times, t.StartDailyMg, t.StepMg)),
+			Text:    string(text),
 		}
 	}
 	return items, nil
 }
 
-// titrationText describes one titration item of mg mg/day given as doses.
-func titrationText(t Titration, mg float64, doses []float64) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s mg/day", t.Drug, formatMg(mg))
+// appendTitrationText describes one titration item of mg mg/day given as
+// doses: "gabapentin 600 mg/day: 300 mg in the afternoon and 300 mg at
+// bedtime", or "… mg/day once daily, <timing>".
+func appendTitrationText(b []byte, drug, timing string, mg float64, doses []float64) []byte {
+	b = append(append(b, drug...), ' ')
+	b = append(appendMg(b, mg), " mg/day"...)
 	if len(doses) <= 1 {
-		b.WriteString(" once daily")
-		if timing := strings.TrimSpace(t.Timing); timing != "" {
-			b.WriteString(", ")
-			b.WriteString(timing)
+		b = append(b, " once daily"...)
+		if timing != "" {
+			b = append(append(b, ", "...), timing...)
 		}
-		return b.String()
+		return b
 	}
 	names := doseTimes[len(doses)]
-	parts := make([]string, len(doses))
+	b = append(b, ": "...)
 	for i, d := range doses {
-		parts[i] = formatMg(d) + " mg " + names[i]
+		switch {
+		case i == len(doses)-1:
+			b = append(b, " and "...)
+		case i > 0:
+			b = append(b, ", "...)
+		}
+		b = append(appendMg(b, d), " mg "...)
+		b = append(b, names[i]...)
 	}
-	b.WriteString(": ")
-	b.WriteString(strings.Join(parts[:len(parts)-1], ", "))
-	b.WriteString(" and ")
-	b.WriteString(parts[len(parts)-1])
-	return b.String()
+	return b
 }
 
 // SplitDoses divides dailyMg into at most times doses, earliest first, as
@@ -138,16 +146,21 @@ func titrationText(t Titration, mg float64, doses []float64) string {
 // doses add up to dailyMg. A non-positive dailyMg gives nil; times below 1 is
 // read as 1.
 func SplitDoses(dailyMg float64, times int, sizes ...float64) []float64 {
+	return splitDoses(nil, dailyMg, times, sizes...)
+}
+
+// splitDoses appends the doses of SplitDoses to dst.
+func splitDoses(dst []float64, dailyMg float64, times int, sizes ...float64) []float64 {
 	if !positive(dailyMg) {
-		return nil
+		return dst
 	}
 	if dailyMg > 1e9 {
-		return []float64{dailyMg} // beyond any dose; avoid int64 overflow
+		return append(dst, dailyMg) // beyond any dose; avoid int64 overflow
 	}
 	times = max(times, 1)
 	total := nanograms(dailyMg)
 	if total == 0 {
-		return []float64{dailyMg} // below a nanogram: nothing to split
+		return append(dst, dailyMg) // below a nanogram: nothing to split
 	}
 	unit := total
 	for _, s := range sizes {
@@ -157,16 +170,15 @@ func SplitDoses(dailyMg float64, times int, sizes ...float64) []float64 {
 	}
 	units := total / unit // unit divides total, so units ≥ 1
 	n := int(min(int64(times), units))
-	doses := make([]float64, n)
 	base, extra := units/int64(n), units%int64(n)
-	for i := range doses {
+	for i := range n {
 		u := base
 		if int64(i) >= int64(n)-extra {
 			u++
 		}
-		doses[i] = round6(float64(u*unit) / 1e6)
+		dst = append(dst, round6(float64(u*unit)/1e6))
 	}
-	return doses
+	return dst
 }
 
 // nanograms converts mg to a whole number of nanograms (1e-6 mg, the

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"strconv"
 
 	"ekbom"
 	"ekbom/dose"
@@ -22,7 +23,6 @@ func (ev *eval) assessAlpha2Delta() {
 	}
 	ev.a2dAssessed = true
 	ev.a2dDeclined = ev.p.Declined("", "alpha2delta_ligand")
-	ev.a2dTried = map[string]string{}
 	judge := func(m *ekbom.Medication, current bool) {
 		d := ev.drug(m)
 		rd := d.RLSDose
@@ -30,14 +30,14 @@ func (ev *eval) assessAlpha2Delta() {
 		switch {
 		case m.Outcome == ekbom.Intolerant:
 			ev.a2dIntolerant = true
-			ev.a2dTried[d.ID] = "intolerant"
-			ev.a2dFacts = append(ev.a2dFacts, fmt.Sprintf("%s not tolerated", name))
+			ev.setTried(d.ID, "intolerant")
+			ev.a2dFacts = append(ev.a2dFacts, name+" not tolerated")
 			return
 		case m.Resolved.DailyMg == nil:
 			ev.a2dUnknown = true
-			ev.finding("finding.a2d_unknown_dose", map[string]string{"drug": name}, []string{medText(m)})
-			ev.missing(fmt.Sprintf("dose of %s", name))
-			ev.a2dTried[d.ID] = "unknown"
+			ev.finding("finding.a2d_unknown_dose", textVars{{"drug", name}}, []string{medText(m)})
+			ev.missing("dose of " + name)
+			ev.setTried(d.ID, "unknown")
 			return
 		}
 		daily := *m.Resolved.DailyMg
@@ -51,35 +51,35 @@ func (ev *eval) assessAlpha2Delta() {
 			days = end.DaysSince(*m.Start)
 		}
 		longEnough := days < 0 || days >= ev.t.a2dMinTrialDays
-		desc := fmt.Sprintf("%s %s", name, mgDay(daily))
+		desc := name + " " + mgDay(daily)
 		if days >= 0 {
-			desc += fmt.Sprintf(" for %d days", days)
+			desc += " for " + strconv.Itoa(days) + " days"
 		}
 		failedOutcome := m.Outcome == ekbom.Ineffective || m.Outcome == ekbom.Partial
 		persisting := current && ev.irls != nil && *ev.irls >= ev.t.irlsModerate
 		if current && ev.singleEveningDoseWithDaytimeSymptoms(m) {
 			// Conflict C5: split the dose before judging the trial.
-			ev.a2dTried[d.ID] = "timing"
+			ev.setTried(d.ID, "timing")
 			return
 		}
 		switch {
 		case adequateDose && longEnough && (failedOutcome || persisting):
 			ev.a2dFailed = true
 			ev.a2dAdequate = true
-			ev.a2dTried[d.ID] = "failed"
+			ev.setTried(d.ID, "failed")
 			ev.a2dFacts = append(ev.a2dFacts, desc+", symptoms persist")
 		case adequateDose && longEnough:
 			ev.a2dAdequate = true
-			ev.a2dTried[d.ID] = "adequate"
+			ev.setTried(d.ID, "adequate")
 		case failedOutcome || !current:
-			ev.a2dTried[d.ID] = "inadequate"
-			why := fmt.Sprintf("below the adequate dose of %s", mgDay(rd.AdequateMg))
+			ev.setTried(d.ID, "inadequate")
+			why := "below the adequate dose of " + mgDay(rd.AdequateMg)
 			if adequateDose {
-				why = fmt.Sprintf("shorter than %d days", ev.t.a2dMinTrialDays)
+				why = "shorter than " + strconv.Itoa(ev.t.a2dMinTrialDays) + " days"
 			}
-			ev.finding("finding.a2d_inadequate", map[string]string{"detail": desc + ", " + why}, []string{medText(m)})
+			ev.finding("finding.a2d_inadequate", textVars{{"detail", desc + ", " + why}}, []string{medText(m)})
 		default:
-			ev.a2dTried[d.ID] = "titrating"
+			ev.setTried(d.ID, "titrating")
 		}
 	}
 	for _, m := range ev.pastOf(classIs("alpha2delta_ligand")) {
@@ -99,7 +99,7 @@ func (ev *eval) singleEveningDoseWithDaytimeSymptoms(m *ekbom.Medication) bool {
 
 func (ev *eval) allA2DIntolerant() bool {
 	for _, id := range a2dOrder {
-		if ev.a2dTried[id] != "intolerant" {
+		if ev.tried(id) != "intolerant" {
 			return false
 		}
 	}
@@ -178,26 +178,26 @@ func (ev *eval) alpha2delta() {
 	// Offer the first untried, tolerated, accepted agent.
 	var failed []string
 	for _, id := range a2dOrder {
-		switch ev.a2dTried[id] {
+		switch ev.tried(id) {
 		case "failed":
 			d, _ := ev.e.kb.Drug(id)
 			failed = append(failed, d.Name)
 		}
 	}
 	for _, id := range a2dOrder {
-		st := ev.a2dTried[id]
+		st := ev.tried(id)
 		if st == "intolerant" || st == "failed" || ev.declined(id) {
 			continue
 		}
 		if ev.dialysis && id != "gabapentin" {
 			continue // conflict C8: gabapentin is the ESRD choice
 		}
-		if id == "gabapentin_enacarbil" && ev.a2dTried["gabapentin"] != "" && ev.a2dTried["gabapentin"] != "inadequate" {
+		if id == "gabapentin_enacarbil" && ev.tried("gabapentin") != "" && ev.tried("gabapentin") != "inadequate" {
 			continue // same active moiety as gabapentin
 		}
 		d, _ := ev.e.kb.Drug(id)
 		if len(failed) > 0 {
-			r := ev.rec("alpha2delta.switch_agent", id, map[string]string{"tried": joinAnd(failed), "drug": d.Name}, ev.a2dFacts)
+			r := ev.rec("alpha2delta.switch_agent", id, textVars{{"tried", joinAnd(failed)}, {"drug", d.Name}}, ev.a2dFacts)
 			ev.startSchedule(r, d, nil)
 			break
 		}
@@ -209,9 +209,9 @@ func (ev *eval) alpha2delta() {
 
 func (ev *eval) a2dSummary() {
 	if ev.a2dFailed {
-		ev.finding("finding.a2d_failed", map[string]string{"detail": joinAnd(ev.a2dFacts)}, ev.a2dFacts)
+		ev.finding("finding.a2d_failed", textVars{{"detail", joinAnd(ev.a2dFacts)}}, ev.a2dFacts)
 	} else if ev.a2dIntolerant && !ev.a2dAdequate {
-		ev.finding("finding.a2d_intolerant", map[string]string{"detail": joinAnd(ev.a2dFacts)}, ev.a2dFacts)
+		ev.finding("finding.a2d_intolerant", textVars{{"detail", joinAnd(ev.a2dFacts)}}, ev.a2dFacts)
 	}
 }
 
@@ -238,7 +238,7 @@ func (ev *eval) startAlpha2Delta(d *kb.Drug, retrial bool) {
 	case "gabapentin_enacarbil":
 		alts = "Gabapentin or pregabalin are alternatives; the drugs are not interchangeable."
 	}
-	r := ev.rec("alpha2delta.start", d.ID, map[string]string{"drug": d.Name, "timing": d.RLSDose.Divided, "alternatives": alts}, because)
+	r := ev.rec("alpha2delta.start", d.ID, textVars{{"drug", d.Name}, {"timing", d.RLSDose.Divided}, {"alternatives", alts}}, because)
 	ev.startSchedule(r, d, nil)
 }
 
@@ -250,7 +250,7 @@ func (ev *eval) startSchedule(r *ekbom.Recommendation, d *kb.Drug, cur *float64)
 	start := rd.StartMg
 	if ev.elderly() && rd.ElderlyStartMg > 0 {
 		start = rd.ElderlyStartMg
-		r.Because = append(r.Because, fmt.Sprintf("age %d: lower start dose", ev.age))
+		r.Because = append(r.Because, "age "+strconv.Itoa(ev.age)+": lower start dose")
 	}
 	target := rd.UsualMaxMg
 	if target <= 0 {
@@ -263,7 +263,7 @@ func (ev *eval) startSchedule(r *ekbom.Recommendation, d *kb.Drug, cur *float64)
 		start = cap
 	}
 	if capWhy != "" {
-		r.Because = append(r.Because, fmt.Sprintf("capped at %s: %s", mgDay(cap), capWhy))
+		r.Because = append(r.Because, "capped at "+mgDay(cap)+": "+capWhy)
 		if capWhy == "kidney function not yet known" {
 			ev.renalTest(d)
 		}
@@ -297,14 +297,14 @@ func (ev *eval) startSchedule(r *ekbom.Recommendation, d *kb.Drug, cur *float64)
 	end := sched[len(sched)-1].DailyMg
 	r.Schedule = sched
 	r.Dose = &ekbom.Dose{
-		Text:       fmt.Sprintf("start %s, titrate by %s every %d days to %s (maximum %s)", mgDay(start), mg(step), rd.StepDays, mgDay(end), mgDay(cap)),
+		Text:       "start " + mgDay(start) + ", titrate by " + mg(step) + " every " + strconv.Itoa(rd.StepDays) + " days to " + mgDay(end) + " (maximum " + mgDay(cap) + ")",
 		AmountMg:   ptr(start),
 		DailyMg:    ptr(end),
 		MaxDailyMg: ptr(cap),
 		Route:      d.Route,
 	}
 	if ev.dialysis && d.ID == "gabapentin" {
-		r.Dose.Text = fmt.Sprintf("100 mg after each dialysis or at bedtime; at most %s", mgDay(cap))
+		r.Dose.Text = "100 mg after each dialysis or at bedtime; at most " + mgDay(cap)
 	}
 	ev.a2dStarted = d.ID
 	ev.monitor("irls_after_change", ekbom.Date{}, "")
@@ -322,7 +322,7 @@ func (ev *eval) renalTest(d *kb.Drug) {
 func (ev *eval) optimizeCurrent(m *ekbom.Medication) {
 	d := ev.drug(m)
 	rd := d.RLSDose
-	vars := map[string]string{"drug": d.Name, "current": doseText(m, d)}
+	vars := textVars{{"drug", d.Name}, {"current", doseText(m, d)}}
 	because := []string{"taking " + medText(m)}
 	daily := m.Resolved.DailyMg
 	if daily == nil {
@@ -331,15 +331,15 @@ func (ev *eval) optimizeCurrent(m *ekbom.Medication) {
 		}
 		return
 	}
-	if ev.dialysis && d.ID != "gabapentin" && ev.a2dTried["gabapentin"] != "intolerant" && !ev.declined("gabapentin") {
+	if ev.dialysis && d.ID != "gabapentin" && ev.tried("gabapentin") != "intolerant" && !ev.declined("gabapentin") {
 		g, _ := ev.e.kb.Drug("gabapentin")
-		r := ev.rec("alpha2delta.esrd_prefer_gabapentin", "gabapentin", map[string]string{"drug": d.Name}, append(because, "end-stage renal disease"))
+		r := ev.rec("alpha2delta.esrd_prefer_gabapentin", "gabapentin", textVars{{"drug", d.Name}}, append(because, "end-stage renal disease"))
 		ev.startSchedule(r, g, nil)
 	}
 	cap, capWhy := ev.doseCap(d)
 	if capWhy != "" && capWhy != "kidney function not yet known" && *daily > cap+1e-9 {
-		vars["max"] = mgDay(cap)
-		vars["renal"] = capWhy
+		vars = vars.with("max", mgDay(cap))
+		vars = vars.with("renal", capWhy)
 		r := ev.rec("alpha2delta.reduce_renal", d.ID, vars, append(because, capWhy))
 		r.Dose = &ekbom.Dose{Text: "at most " + mgDay(cap), DailyMg: ptr(cap), MaxDailyMg: ptr(cap), Route: d.Route}
 		ev.monitor("irls_after_change", ekbom.Date{}, "")
@@ -357,11 +357,11 @@ func (ev *eval) optimizeCurrent(m *ekbom.Medication) {
 		because = append(because, "recent IV iron: do not change other RLS drugs until it can be judged (C18)")
 		ev.conflict("C18")
 	} else if controlled {
-		because = append(because, fmt.Sprintf("IRLS %d: symptoms controlled — titrate to effect, not to a number", *ev.irls))
+		because = append(because, "IRLS "+strconv.Itoa(*ev.irls)+": symptoms controlled — titrate to effect, not to a number")
 	}
 	if *daily+1e-9 < rd.AdequateMg && *daily+1e-9 < cap && !controlled && ev.iron != ironPending {
-		vars["target"] = mgDay(math.Min(target, cap))
-		vars["adequate"] = mgDay(rd.AdequateMg)
+		vars = vars.with("target", mgDay(math.Min(target, cap)))
+		vars = vars.with("adequate", mgDay(rd.AdequateMg))
 		r := ev.rec("alpha2delta.optimize", d.ID, vars, because)
 		ev.startSchedule(r, d, daily)
 		return
@@ -370,7 +370,7 @@ func (ev *eval) optimizeCurrent(m *ekbom.Medication) {
 		r := ev.rec("alpha2delta.divide", d.ID, vars, append(because, "daytime symptoms on a single evening dose"))
 		half := *daily / 2
 		if *daily <= cap+1e-9 {
-			r.Dose = &ekbom.Dose{Text: fmt.Sprintf("same total, %s: %s in the afternoon and %s at bedtime", mgDay(*daily), mg(half), mg(*daily-half)),
+			r.Dose = &ekbom.Dose{Text: "same total, " + mgDay(*daily) + ": " + mg(half) + " in the afternoon and " + mg(*daily-half) + " at bedtime",
 				AmountMg: ptr(half), TimesPerDay: ptr(2.0), DailyMg: ptr(*daily), MaxDailyMg: ptr(*daily), Route: d.Route}
 		} else {
 			// Kidney function unknown and the dose above the lowest band: no
@@ -381,15 +381,21 @@ func (ev *eval) optimizeCurrent(m *ekbom.Medication) {
 	}
 	ev.rec("alpha2delta.continue", d.ID, vars, because)
 	// An adequate trial that failed: the other ligand may still help.
-	if ev.a2dTried[d.ID] == "failed" {
-		other := map[string]string{"gabapentin": "pregabalin", "pregabalin": "gabapentin", "gabapentin_enacarbil": "pregabalin"}[d.ID]
+	if ev.tried(d.ID) == "failed" {
+		other := ""
+		switch d.ID {
+		case "gabapentin", "gabapentin_enacarbil":
+			other = "pregabalin"
+		case "pregabalin":
+			other = "gabapentin"
+		}
 		if ev.dialysis {
 			other = "gabapentin" // conflict C8: gabapentin is the ESRD choice
 			ev.conflict("C8")
 		}
-		if other != d.ID && ev.a2dTried[other] == "" && !ev.declined(other) {
+		if other != d.ID && ev.tried(other) == "" && !ev.declined(other) {
 			od, _ := ev.e.kb.Drug(other)
-			r := ev.rec("alpha2delta.switch_agent", other, map[string]string{"tried": d.Name, "drug": od.Name}, ev.a2dFacts)
+			r := ev.rec("alpha2delta.switch_agent", other, textVars{{"tried", d.Name}, {"drug", od.Name}}, ev.a2dFacts)
 			ev.startSchedule(r, od, nil)
 		}
 	}

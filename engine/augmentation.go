@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"fmt"
 	"math"
+	"strconv"
 
 	"ekbom"
 	"ekbom/dose"
@@ -53,7 +53,7 @@ func (ev *eval) assessMPI(aboveMax bool) mpi {
 		r.because = append(r.because, "worse after dose increases and better after decreases (MPI B)")
 	}
 	if hours != nil && *hours > 0 {
-		r.because = append(r.because, fmt.Sprintf("symptoms start %s h earlier than before treatment", num(*hours)))
+		r.because = append(r.because, "symptoms start "+num(*hours)+" h earlier than before treatment")
 	} else if isTrue(af.EarlierOnset) {
 		r.because = append(r.because, "symptoms start earlier in the day")
 	}
@@ -95,8 +95,8 @@ var severityText = map[string]string{
 func (ev *eval) stepAugmentation() {
 	for _, m := range ev.pastOf(func(d *kb.Drug) bool { return d.Dopaminergic }) {
 		if m.Outcome == ekbom.Augmented {
-			ev.finding("finding.augmentation_history", map[string]string{"drug": m.Resolved.Ingredient},
-				[]string{fmt.Sprintf("past %s: outcome augmentation", m.Resolved.Ingredient)})
+			ev.finding("finding.augmentation_history", textVars{{"drug", m.Resolved.Ingredient}},
+				[]string{"past " + m.Resolved.Ingredient + ": outcome augmentation"})
 		}
 	}
 	ev.dopaminergic = ev.currentOf(func(d *kb.Drug) bool { return d.Dopaminergic })
@@ -110,24 +110,24 @@ func (ev *eval) manageDopaminergic(m *ekbom.Medication) {
 	daily := m.Resolved.DailyMg
 	ev.monitor("augmentation_screen", ekbom.Date{}, "")
 	if daily == nil {
-		ev.missing(fmt.Sprintf("dose of %s (to compare with the RLS maximum and plan a taper)", d.Name))
+		ev.missing("dose of " + d.Name + " (to compare with the RLS maximum and plan a taper)")
 	}
 	aboveMax := false
 	var maxText string
 	if rd := d.RLSDose; rd != nil && rd.Verified && daily != nil && *daily > rd.MaxMg+1e-9 {
 		aboveMax = true
 		maxText = num(rd.MaxMg) + " " + rd.Unit
-		ev.finding("finding.da_above_max", map[string]string{"drug": d.Name, "dose": doseText(m, d), "max": maxText},
-			[]string{"taking " + medText(m), fmt.Sprintf("RLS maximum %s", maxText)})
+		ev.finding("finding.da_above_max", textVars{{"drug", d.Name}, {"dose", doseText(m, d)}, {"max", maxText}},
+			[]string{"taking " + medText(m), "RLS maximum " + maxText})
 	}
 	r := ev.assessMPI(aboveMax)
-	vars := map[string]string{"drug": d.Name, "dose": doseText(m, d)}
+	vars := textVars{{"drug", d.Name}, {"dose", doseText(m, d)}}
 	if !r.met && !r.suspected {
 		ev.finding("finding.on_dopaminergic", vars, []string{"taking " + medText(m)})
 		ev.assessAlpha2Delta()
 		if !ev.pregnant() && !ev.a2dDeclined && !ev.allA2DIntolerant() {
 			ev.rec("augmentation.plan_switch", "", vars, []string{"taking " + medText(m)})
-			ev.warn("warn.abrupt_stop", map[string]string{"drug": d.Name}, []string{"a switch off " + medText(m) + " is suggested"})
+			ev.warn("warn.abrupt_stop", textVars{{"drug", d.Name}}, []string{"a switch off " + medText(m) + " is suggested"})
 		}
 		return
 	}
@@ -135,10 +135,10 @@ func (ev *eval) manageDopaminergic(m *ekbom.Medication) {
 	ev.augSeverity = r.severity
 	because := append([]string{"taking " + medText(m)}, r.because...)
 	if aboveMax {
-		because = append(because, fmt.Sprintf("dose above the RLS maximum of %s", maxText))
+		because = append(because, "dose above the RLS maximum of "+maxText)
 	}
 	if r.met {
-		ev.finding("finding.augmentation_met", map[string]string{"drug": d.Name, "severity": severityText[r.severity]}, because)
+		ev.finding("finding.augmentation_met", textVars{{"drug", d.Name}, {"severity", severityText[r.severity]}}, because)
 		ev.warn("warn.augmentation_met", vars, because)
 	} else {
 		ev.finding("finding.augmentation_suspected", vars, because)
@@ -156,7 +156,7 @@ func (ev *eval) manageDopaminergic(m *ekbom.Medication) {
 		if daily != nil {
 			rec.Dose = &ekbom.Dose{Text: "same or lower total daily dose: at most " + doseText(m, d), DailyMg: ptr(*daily), MaxDailyMg: ptr(*daily)}
 		}
-		ev.warn("warn.abrupt_stop", map[string]string{"drug": d.Name}, []string{"a switch off " + medText(m) + " is one of the options"})
+		ev.warn("warn.abrupt_stop", textVars{{"drug", d.Name}}, []string{"a switch off " + medText(m) + " is one of the options"})
 		return
 	}
 	ev.planCover(d, r.severity, because)
@@ -197,7 +197,7 @@ func (ev *eval) planCover(d *kb.Drug, severity string, because []string) {
 	case !a2dUsable:
 		reason = "Alpha-2-delta ligands are declined or not tolerated"
 	}
-	vars := map[string]string{"drug": d.Name, "reason": reason}
+	vars := textVars{{"drug", d.Name}, {"reason", reason}}
 	if reason != "" && opioidUsable {
 		ev.opioidForAug = true
 		ev.rec("augmentation.add_opioid", "", vars, because)
@@ -230,18 +230,13 @@ func (ev *eval) planTaper(m *ekbom.Medication, d *kb.Drug, because []string) {
 		// The calendar moves in whole practical dose units (dose.TaperSchedule).
 		stepMg = math.Max(inc, math.Floor(stepMg/inc+1e-9)*inc)
 	}
-	stepText := fmt.Sprintf("%s of %s (about %s pramipexole-equivalent)", mg(stepMg), d.Name, mg(stepMg*d.PPXPerMg))
+	stepText := mg(stepMg) + " of " + d.Name + " (about " + mg(stepMg*d.PPXPerMg) + " pramipexole-equivalent)"
 	if d.ID == "pramipexole" {
 		stepText = mg(stepMg) + " of pramipexole"
 	}
-	vars := map[string]string{
-		"drug":  d.Name,
-		"step":  stepText,
-		"days":  fmt.Sprint(t.taperStepDays),
-		"start": start.String(),
-	}
+	vars := textVars{{"drug", d.Name}, {"step", stepText}, {"days", strconv.Itoa(t.taperStepDays)}, {"start", start.String()}}
 	rec := ev.rec("augmentation.taper", d.ID, vars, because)
-	ev.warn("warn.abrupt_stop", map[string]string{"drug": d.Name}, []string{"taper of " + medText(m) + " planned"})
+	ev.warn("warn.abrupt_stop", textVars{{"drug", d.Name}}, []string{"taper of " + medText(m) + " planned"})
 	ev.rec("augmentation.bridge", "", nil, nil)
 	daily := m.Resolved.DailyMg
 	if daily == nil || d.PPXPerMg <= 0 || inc <= 0 {
@@ -256,5 +251,5 @@ func (ev *eval) planTaper(m *ekbom.Medication, d *kb.Drug, because []string) {
 		return
 	}
 	rec.Schedule = sched
-	rec.Dose = &ekbom.Dose{Text: fmt.Sprintf("from %s to stop by %s", doseText(m, d), sched[len(sched)-1].Date), DailyMg: ptr(0.0)}
+	rec.Dose = &ekbom.Dose{Text: "from " + doseText(m, d) + " to stop by " + dateText(sched[len(sched)-1].Date), DailyMg: ptr(0.0)}
 }

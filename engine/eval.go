@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,9 +32,10 @@ type eval struct {
 	asOf ekbom.Date
 	age  int
 
-	latest  map[ekbom.LabTest]*ekbom.Lab
-	current []*ekbom.Medication // resolved current medications
-	past    []*ekbom.Medication // resolved past medications
+	latest  [len(labTests)]*ekbom.Lab // newest result of each test, indexed like labTests
+	current []*ekbom.Medication       // resolved current medications
+	past    []*ekbom.Medication       // resolved past medications
+	drugs   []*kb.Drug                // knowledge-base drug of each p.Medications entry (nil if unresolved)
 	irls    *int
 
 	// Facts from the renal pseudo-step.
@@ -58,7 +60,7 @@ type eval struct {
 	a2dUnknown     bool // dose of the current/past trial unknown
 	a2dAdequate    bool // an adequate trial is under way or done
 	a2dAssessed    bool
-	a2dTried       map[string]string // drug id → failed | adequate | inadequate | intolerant | unknown | titrating
+	a2dTried       []a2dTrial // per drug id: failed | adequate | inadequate | intolerant | unknown | titrating | timing
 	a2dFacts       []string
 	a2dStarted     string // drug id recommended to start
 	opioidBlocked  bool
@@ -67,51 +69,150 @@ type eval struct {
 	oud            bool
 
 	plan          *ekbom.Plan
-	steps         map[string][]*ekbom.Recommendation
-	conflictSeen  map[string]bool
+	recs          []recEntry             // every recommendation, in the order made
+	recBuf        []ekbom.Recommendation // where recs point: filled, never grown in place
 	conflictOrder []string
-	missingSeen   map[string]bool
+	cited         []bool // indexed like Engine.sources
+	nCited        int
+	citedBuf      [64]bool
+	bufs          evalBufs
 	err           error
 }
 
+// recEntry is a recommendation with the index of its step in ekbom.StepOrder.
+type recEntry struct {
+	step int
+	rec  *ekbom.Recommendation
+}
+
+// a2dTrial is how a trial of one alpha-2-delta ligand went.
+type a2dTrial struct{ drug, state string }
+
+// labTests are the tests the engine reads; eval.latest is indexed like it.
+var labTests = [...]ekbom.LabTest{ekbom.Ferritin, ekbom.TSAT, ekbom.Iron, ekbom.TIBC,
+	ekbom.Hemoglobin, ekbom.Creatinine, ekbom.EGFR, ekbom.CRP, ekbom.Phosphate}
+
+func labSlot(t ekbom.LabTest) int {
+	for i, x := range labTests {
+		if x == t {
+			return i
+		}
+	}
+	return -1
+}
+
+// lab returns the newest result of test t on or before as_of, or nil.
+func (ev *eval) lab(t ekbom.LabTest) *ekbom.Lab {
+	if i := labSlot(t); i >= 0 {
+		return ev.latest[i]
+	}
+	return nil
+}
+
+// tried returns the state of the alpha-2-delta trial of drug id, or "".
+func (ev *eval) tried(id string) string {
+	for _, t := range ev.a2dTried {
+		if t.drug == id {
+			return t.state
+		}
+	}
+	return ""
+}
+
+// setTried records the state of the alpha-2-delta trial of drug id.
+func (ev *eval) setTried(id, state string) {
+	for i := range ev.a2dTried {
+		if ev.a2dTried[i].drug == id {
+			ev.a2dTried[i].state = state
+			return
+		}
+	}
+	ev.a2dTried = append(ev.a2dTried, a2dTrial{id, state})
+}
+
+// planAlloc is a plan with the first backing arrays of its lists, so that
+// newEval allocates them at once.
+type planAlloc struct {
+	plan          ekbom.Plan
+	statusReasons [4]string
+	findings      [8]ekbom.Finding
+	steps         [len(stepTitles)]ekbom.Step
+	warnings      [4]ekbom.Warning
+	monitoring    [8]ekbom.Monitor
+	missing       [4]string
+	conflicts     [8]ekbom.ConflictNote
+}
+
+// evalBufs are the first backing arrays of an evaluation's own lists.
+type evalBufs struct {
+	recs          [24]recEntry
+	conflictOrder [8]string
+	meds          [8]*ekbom.Medication
+	drugs         [8]*kb.Drug
+}
+
 func newEval(e *Engine, p *ekbom.Patient) *eval {
+	pa := &planAlloc{}
+	pa.plan = ekbom.Plan{
+		PatientID:        p.ID,
+		AsOf:             p.AsOf,
+		EngineVersion:    ekbom.EngineVersion,
+		KnowledgeVersion: e.kb.Meta.Version,
+		Pathway:          "standard",
+		StatusReasons:    pa.statusReasons[:0],
+		Findings:         pa.findings[:0],
+		Steps:            pa.steps[:0],
+		Warnings:         pa.warnings[:0],
+		Avoid:            make([]ekbom.Avoid, 0, len(e.avoid)),
+		Monitoring:       pa.monitoring[:0],
+		Missing:          pa.missing[:0],
+		Conflicts:        pa.conflicts[:0],
+	}
 	ev := &eval{
 		e: e, t: &e.t, p: p, asOf: p.AsOf, age: *p.Age,
-		latest:       map[ekbom.LabTest]*ekbom.Lab{},
-		steps:        map[string][]*ekbom.Recommendation{},
-		conflictSeen: map[string]bool{},
-		missingSeen:  map[string]bool{},
-		plan: &ekbom.Plan{
-			PatientID:        p.ID,
-			AsOf:             p.AsOf,
-			EngineVersion:    ekbom.EngineVersion,
-			KnowledgeVersion: e.kb.Meta.Version,
-			Pathway:          "standard",
-			StatusReasons:    make([]string, 0, 4),
-			Findings:         make([]ekbom.Finding, 0, 8),
-			Steps:            make([]ekbom.Step, 0, len(ekbom.StepOrder)),
-			Warnings:         make([]ekbom.Warning, 0, 4),
-			Avoid:            make([]ekbom.Avoid, 0, len(e.avoid)),
-			Monitoring:       make([]ekbom.Monitor, 0, 8),
-			Missing:          make([]string, 0, 4),
-			Conflicts:        make([]ekbom.ConflictNote, 0, 8),
-			Sources:          make(map[string]ekbom.SourceRef, 48),
-		},
+		recBuf: make([]ekbom.Recommendation, 0, 24),
+		plan:   &pa.plan,
+	}
+	ev.recs = ev.bufs.recs[:0]
+	ev.conflictOrder = ev.bufs.conflictOrder[:0]
+	if n := len(e.sources); n <= len(ev.citedBuf) {
+		ev.cited = ev.citedBuf[:n]
+	} else {
+		ev.cited = make([]bool, n)
 	}
 	for i := range p.Labs {
 		l := &p.Labs[i]
 		if l.Date.After(p.AsOf) {
 			continue
 		}
-		if cur, ok := ev.latest[l.Test]; !ok || l.Date.After(cur.Date) || (l.Date == cur.Date && cur.Derived && !l.Derived) {
-			ev.latest[l.Test] = l
+		slot := labSlot(l.Test)
+		if slot < 0 {
+			continue // not a test the engine reads
+		}
+		if cur := ev.latest[slot]; cur == nil || l.Date.After(cur.Date) || (l.Date == cur.Date && cur.Derived && !l.Derived) {
+			ev.latest[slot] = l
 		}
 	}
+	// current and past share one backing array: current from the front,
+	// past after all of it.
+	nCurrent, nMeds := 0, len(p.Medications)
+	for i := range p.Medications {
+		if p.Medications[i].IsCurrent() {
+			nCurrent++
+		}
+	}
+	meds, drugs := ev.bufs.meds[:0], ev.bufs.drugs[:0]
+	if nMeds > len(ev.bufs.meds) {
+		meds, drugs = make([]*ekbom.Medication, 0, nMeds), make([]*kb.Drug, 0, nMeds)
+	}
+	ev.drugs = drugs[:nMeds]
+	ev.current, ev.past = meds[:0:nCurrent], meds[nCurrent:nCurrent:nMeds]
 	for i := range p.Medications {
 		m := &p.Medications[i]
 		if m.Resolved.Ingredient == "" {
 			continue
 		}
+		ev.drugs[i], _ = e.kb.Drug(m.Resolved.Ingredient)
 		if m.IsCurrent() {
 			ev.current = append(ev.current, m)
 		} else {
@@ -163,37 +264,39 @@ func (ev *eval) severity() {
 
 // rec adds the recommendation of rule id to its step. target overrides the
 // rule's generic target (a class) with a specific drug when non-empty.
-func (ev *eval) rec(id, target string, vars map[string]string, because []string) *ekbom.Recommendation {
+func (ev *eval) rec(id, target string, vars textVars, because []string) *ekbom.Recommendation {
 	info, ok := ev.e.rules[id]
-	if !ok || info.rule.Kind != "recommendation" {
+	if !ok || info.step < 0 {
 		ev.fail(fmt.Errorf("engine: rule %q is not a recommendation in the knowledge base", id))
 		return &ekbom.Recommendation{}
 	}
 	r := info.rule
-	text := ev.render(r, vars)
+	text := ev.render(info, &info.text, vars)
+	class := info.class
 	if target == "" {
 		target = r.Target
-	}
-	class := r.Class
-	if d, ok := ev.e.kb.Drug(target); ok {
-		class = d.Class
+	} else if target != r.Target {
+		class = r.Class
+		if d, ok := ev.e.kb.Drug(target); ok {
+			class = d.Class
+		}
 	}
 	strength, certainty, verified := info.strength, info.certainty, info.verified
-	sources := info.sources
+	sources, cites := info.sources, info.cites
 	if r.Evidence == kb.ByTarget {
-		pop := "adults"
+		pop := 0
 		if ev.dialysis {
-			pop = "adults_esrd"
+			pop = 1
 		}
-		if g, ok := ev.e.kb.EvidenceFor(target, pop); ok {
-			strength, certainty, verified = g.Strength, g.Certainty, g.Verified()
-			sources = appendNew(append([]string(nil), sources...), g.Sources...)
+		if g := info.byTarget[target]; g != nil && g[pop].ok {
+			strength, certainty, verified = g[pop].strength, g[pop].certainty, g[pop].verified
+			sources, cites = g[pop].sources, g[pop].cites
 		} else {
 			ev.fail(fmt.Errorf("engine: rule %q: no guideline evidence for %q", id, target))
 		}
 	}
-	for _, s := range sources {
-		ev.cite(s)
+	for _, i := range cites {
+		ev.citeIndex(i)
 	}
 	for _, c := range r.Conflicts {
 		ev.conflict(c)
@@ -201,63 +304,68 @@ func (ev *eval) rec(id, target string, vars map[string]string, because []string)
 	patientText := ""
 	if r.PatientText != "" {
 		var err error
-		if patientText, err = kb.Render(r.PatientText, vars); err != nil {
+		if patientText, err = info.patientText.render(vars); err != nil {
 			ev.fail(fmt.Errorf("engine: rule %q patient_text: %v", r.ID, err))
 		}
 	}
-	rec := &ekbom.Recommendation{
+	if len(ev.recBuf) == cap(ev.recBuf) {
+		// A new block: recommendations already made keep their address.
+		ev.recBuf = make([]ekbom.Recommendation, 0, 16)
+	}
+	ev.recBuf = append(ev.recBuf, ekbom.Recommendation{
 		Rule: r.ID, Action: ekbom.Action(r.Action), Target: target, Class: class,
 		Text: text, PatientText: patientText, Strength: strength, Certainty: certainty, GradeVerified: verified,
 		Sources: sources, Because: nonNil(because), Priority: r.Priority,
 		Conflicts: r.Conflicts,
-	}
-	ev.steps[r.Step] = append(ev.steps[r.Step], rec)
+	})
+	rec := &ev.recBuf[len(ev.recBuf)-1]
+	ev.recs = append(ev.recs, recEntry{step: info.step, rec: rec})
 	return rec
 }
 
 // has reports whether a recommendation of rule id was made.
 func (ev *eval) has(id string) bool {
-	for _, recs := range ev.steps {
-		for _, r := range recs {
-			if r.Rule == id {
-				return true
-			}
+	for _, r := range ev.recs {
+		if r.rec.Rule == id {
+			return true
 		}
 	}
 	return false
 }
 
-func (ev *eval) render(r *kb.Rule, vars map[string]string) string {
-	text, err := kb.Render(r.Text, vars)
+// render fills the rule text t of info (its text) from vars.
+func (ev *eval) render(info *ruleInfo, t *tmpl, vars textVars) string {
+	text, err := t.render(vars)
 	if err != nil {
-		ev.fail(fmt.Errorf("engine: rule %q: %v", r.ID, err))
+		ev.fail(fmt.Errorf("engine: rule %q: %v", info.rule.ID, err))
 	}
 	return text
 }
 
-func (ev *eval) finding(id string, vars map[string]string, because []string) {
-	r, ok := ev.e.kb.Rule(id)
-	if !ok || r.Kind != "finding" {
+func (ev *eval) finding(id string, vars textVars, because []string) {
+	info, ok := ev.e.rules[id]
+	if !ok || info.rule.Kind != "finding" {
 		ev.fail(fmt.Errorf("engine: rule %q is not a finding", id))
 		return
 	}
-	ev.plan.Findings = append(ev.plan.Findings, ekbom.Finding{Code: r.Code, Text: ev.render(r, vars), Because: nonNil(because)})
+	ev.plan.Findings = append(ev.plan.Findings, ekbom.Finding{Code: info.rule.Code, Text: ev.render(info, &info.text, vars), Because: nonNil(because)})
 }
 
-func (ev *eval) warn(id string, vars map[string]string, because []string) {
-	r, ok := ev.e.kb.Rule(id)
-	if !ok || r.Kind != "warning" {
+func (ev *eval) warn(id string, vars textVars, because []string) {
+	info, ok := ev.e.rules[id]
+	if !ok || info.rule.Kind != "warning" {
 		ev.fail(fmt.Errorf("engine: rule %q is not a warning", id))
 		return
 	}
-	text := ev.render(r, vars)
+	r := info.rule
+	text := ev.render(info, &info.text, vars)
 	for _, w := range ev.plan.Warnings {
 		if w.Code == r.Code && w.Text == text {
 			return
 		}
 	}
-	for _, s := range r.Sources {
-		ev.cite(s)
+	for _, i := range info.ownCites {
+		ev.citeIndex(i)
 	}
 	ev.plan.Warnings = append(ev.plan.Warnings, ekbom.Warning{
 		Code: r.Code, Severity: r.Severity, Text: text,
@@ -275,20 +383,21 @@ func (ev *eval) hasWarning(code string) bool {
 }
 
 func (ev *eval) reason(id string) {
-	r, ok := ev.e.kb.Rule(id)
-	if !ok || r.Kind != "status" {
+	info, ok := ev.e.rules[id]
+	if !ok || info.rule.Kind != "status" {
 		ev.fail(fmt.Errorf("engine: rule %q is not a status reason", id))
 		return
 	}
-	ev.plan.StatusReasons = append(ev.plan.StatusReasons, r.Text)
+	ev.plan.StatusReasons = append(ev.plan.StatusReasons, info.rule.Text)
 }
 
 func (ev *eval) monitor(id string, due ekbom.Date, extra string) {
-	m, ok := ev.e.kb.Monitor(id)
+	info, ok := ev.e.monitors[id]
 	if !ok {
 		ev.fail(fmt.Errorf("engine: unknown monitoring rule %q", id))
 		return
 	}
+	m := info.m
 	if due.IsZero() {
 		due = ev.asOf.AddDays(m.Days)
 	}
@@ -304,31 +413,34 @@ func (ev *eval) monitor(id string, due ekbom.Date, extra string) {
 			return
 		}
 	}
-	for _, s := range m.Sources {
-		ev.cite(s)
+	for _, i := range info.cites {
+		ev.citeIndex(i)
 	}
 	ev.plan.Monitoring = append(ev.plan.Monitoring, ekbom.Monitor{What: m.What, Due: due, Text: text})
 }
 
 func (ev *eval) missing(s string) {
-	if !ev.missingSeen[s] {
-		ev.missingSeen[s] = true
+	if !slices.Contains(ev.plan.Missing, s) {
 		ev.plan.Missing = append(ev.plan.Missing, s)
 	}
 }
 
+// cite adds source id to the plan's sources.
 func (ev *eval) cite(id string) {
-	if _, ok := ev.plan.Sources[id]; ok {
-		return
+	if i, ok := ev.e.sourceIndex[id]; ok {
+		ev.citeIndex(i)
 	}
-	if s, ok := ev.e.kb.Source(id); ok {
-		ev.plan.Sources[id] = ekbom.SourceRef{Citation: s.Citation, URL: s.URL}
+}
+
+func (ev *eval) citeIndex(i int) {
+	if !ev.cited[i] {
+		ev.cited[i] = true
+		ev.nCited++
 	}
 }
 
 func (ev *eval) conflict(id string) {
-	if !ev.conflictSeen[id] {
-		ev.conflictSeen[id] = true
+	if !slices.Contains(ev.conflictOrder, id) {
 		ev.conflictOrder = append(ev.conflictOrder, id)
 	}
 }
@@ -341,6 +453,11 @@ func (ev *eval) fail(err error) {
 
 // drug returns the knowledge-base drug of a resolved medication.
 func (ev *eval) drug(m *ekbom.Medication) *kb.Drug {
+	for i := range ev.p.Medications {
+		if &ev.p.Medications[i] == m {
+			return ev.drugs[i]
+		}
+	}
 	d, _ := ev.e.kb.Drug(m.Resolved.Ingredient)
 	return d
 }
@@ -379,10 +496,74 @@ func (ev *eval) declined(target string) bool {
 	return ev.p.Declined(target, class)
 }
 
-// Formatting helpers.
+// Formatting helpers. They write exactly what fmt and strconv would, without
+// their overhead: the engine formats dozens of numbers and dates per plan.
 
+// num writes v rounded to 3 decimals in the shortest form: 600, 0.375, 1.5.
 func num(v float64) string {
-	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
+	r := math.Round(v * 1000)
+	if r == 0 || math.Abs(r) >= 1e15 || math.IsNaN(r) {
+		// Zero (keeping a negative zero's sign), huge or not a number.
+		return strconv.FormatFloat(r/1000, 'f', -1, 64)
+	}
+	// r/1000 has at most 15 significant digits, so its shortest round-trip
+	// form is the decimal r/1000 itself: the digits of r with the point
+	// moved three places and trailing zeros dropped.
+	return scaledDecimal(int64(r), 3)
+}
+
+// scaledDecimal writes n / 10^places as a decimal without trailing zeros.
+func scaledDecimal(n int64, places int) string {
+	var buf [32]byte
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	i := len(buf)
+	frac := false
+	for p := 0; p < places; p++ {
+		d := byte(n % 10)
+		n /= 10
+		if d != 0 || frac {
+			frac = true
+			i--
+			buf[i] = '0' + d
+		}
+	}
+	if frac {
+		i--
+		buf[i] = '.'
+	}
+	for {
+		i--
+		buf[i] = '0' + byte(n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		buf[i] = '-'
+	}
+	return string(buf[i:])
+}
+
+// dateText is d.String() (YYYY-MM-DD) without time.Format.
+func dateText(d ekbom.Date) string {
+	if d.IsZero() {
+		return ""
+	}
+	y, m, day := d.Time().Date()
+	if y < 0 || y > 9999 {
+		return d.String()
+	}
+	b := [10]byte{
+		byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+		byte('0' + int(m)/10), byte('0' + int(m)%10), '-',
+		byte('0' + day/10), byte('0' + day%10),
+	}
+	return string(b[:])
 }
 
 func mg(v float64) string { return num(v) + " mg" }
@@ -390,7 +571,7 @@ func mg(v float64) string { return num(v) + " mg" }
 func mgDay(v float64) string { return num(v) + " mg/day" }
 
 func labText(l *ekbom.Lab) string {
-	s := fmt.Sprintf("%s %s %s (%s)", l.Test, num(l.Value), l.Unit, l.Date)
+	s := string(l.Test) + " " + num(l.Value) + " " + l.Unit + " (" + dateText(l.Date) + ")"
 	if l.Derived {
 		s += ", calculated from iron and TIBC"
 	}

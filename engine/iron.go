@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"fmt"
+	"strconv"
 
 	"ekbom"
 	"ekbom/dose"
@@ -14,7 +14,7 @@ import (
 func (ev *eval) renal() {
 	p := ev.p
 	ev.dialysis = p.Has(ekbom.ESRD)
-	cr := ev.latest[ekbom.Creatinine]
+	cr := ev.lab(ekbom.Creatinine)
 	var because []string
 	switch {
 	case ev.dialysis:
@@ -24,15 +24,15 @@ func (ev *eval) renal() {
 		c, err := dose.CockcroftGault(ev.age, *p.WeightKg, cr.Value, p.Sex == ekbom.Female)
 		if err == nil {
 			ev.crcl = &c
-			ev.renalText = fmt.Sprintf("creatinine clearance %s mL/min (Cockcroft–Gault)", num(roundTo(c, 1)))
-			because = append(because, labText(cr), fmt.Sprintf("weight %s kg", num(*p.WeightKg)),
-				fmt.Sprintf("age %d", ev.age), "sex "+string(p.Sex))
+			ev.renalText = "creatinine clearance " + num(roundTo(c, 1)) + " mL/min (Cockcroft–Gault)"
+			because = append(because, labText(cr), "weight "+num(*p.WeightKg)+" kg",
+				"age "+strconv.Itoa(ev.age), "sex "+string(p.Sex))
 		}
-	case ev.latest[ekbom.EGFR] != nil:
-		g := ev.latest[ekbom.EGFR]
+	case ev.lab(ekbom.EGFR) != nil:
+		g := ev.lab(ekbom.EGFR)
 		v := g.Value
 		ev.crcl = &v
-		ev.renalText = fmt.Sprintf("eGFR %s mL/min/1.73m2 used in place of creatinine clearance", num(v))
+		ev.renalText = "eGFR " + num(v) + " mL/min/1.73m2 used in place of creatinine clearance"
 		because = append(because, labText(g))
 		if cr != nil && p.WeightKg == nil {
 			ev.missing("weight (to calculate creatinine clearance by Cockcroft–Gault)")
@@ -50,7 +50,7 @@ func (ev *eval) renal() {
 		because = append(because, "condition ckd")
 	}
 	if ev.renalText != "" {
-		ev.finding("finding.crcl", map[string]string{"renal": ev.renalText}, because)
+		ev.finding("finding.crcl", textVars{{"renal", ev.renalText}}, because)
 	}
 }
 
@@ -65,14 +65,14 @@ func roundTo(v float64, places int) float64 {
 // iron is step 1: verify and optimize iron.
 func (ev *eval) stepIron() {
 	p, t := ev.p, ev.t
-	fer, ts := ev.latest[ekbom.Ferritin], ev.latest[ekbom.TSAT]
+	fer, ts := ev.lab(ekbom.Ferritin), ev.lab(ekbom.TSAT)
 
 	// Is the latest test usable? Judged first, so that a value distorted by a
 	// non-fasting draw or recent iron is flagged before anything is concluded.
 	var problems []string
 	stale := fer != nil && ev.asOf.DaysSince(fer.Date) > t.testMaxAgeDays
 	if stale {
-		problems = append(problems, fmt.Sprintf("ferritin from %s is more than %d months old", fer.Date, t.testMaxAgeDays*12/365))
+		problems = append(problems, "ferritin from "+dateText(fer.Date)+" is more than "+strconv.Itoa(t.testMaxAgeDays*12/365)+" months old")
 	}
 	improperTSAT := false
 	for _, l := range []*ekbom.Lab{fer, ts} {
@@ -80,11 +80,11 @@ func (ev *eval) stepIron() {
 			continue
 		}
 		if isFalse(l.Fasting) {
-			problems = append(problems, fmt.Sprintf("%s on %s was not drawn fasting", l.Test, l.Date))
+			problems = append(problems, string(l.Test)+" on "+dateText(l.Date)+" was not drawn fasting")
 			improperTSAT = improperTSAT || l == ts
 		}
 		if isTrue(l.IronSupplementWithin24h) {
-			problems = append(problems, fmt.Sprintf("%s on %s was drawn within 24 h of taking iron", l.Test, l.Date))
+			problems = append(problems, string(l.Test)+" on "+dateText(l.Date)+" was drawn within 24 h of taking iron")
 			improperTSAT = improperTSAT || l == ts
 		}
 	}
@@ -92,8 +92,8 @@ func (ev *eval) stepIron() {
 		ev.missing("whether the latest iron studies were drawn fasting, in the morning, 24 h after any iron")
 	}
 	if len(problems) > 0 {
-		ev.warn("warn.stale_iron", map[string]string{"problem": joinAnd(problems)}, problems)
-		ev.rec("iron.retest", "", map[string]string{"problem": joinAnd(problems)}, problems)
+		ev.warn("warn.stale_iron", textVars{{"problem", joinAnd(problems)}}, problems)
+		ev.rec("iron.retest", "", textVars{{"problem", joinAnd(problems)}}, problems)
 	}
 
 	// Iron overload rules iron out whatever else is true. A high TSAT from an
@@ -103,10 +103,10 @@ func (ev *eval) stepIron() {
 		overload = append(overload, "hemochromatosis")
 	}
 	if fer != nil && fer.Value > t.ferritinOverload {
-		overload = append(overload, fmt.Sprintf("%s > %s ng/mL", labText(fer), num(t.ferritinOverload)))
+		overload = append(overload, labText(fer)+" > "+num(t.ferritinOverload)+" ng/mL")
 	}
 	if ts != nil && ts.Value > t.tsatOverload {
-		o := fmt.Sprintf("%s > %s %%", labText(ts), num(t.tsatOverload))
+		o := labText(ts) + " > " + num(t.tsatOverload) + " %"
 		if improperTSAT {
 			o += " (drawn after iron or not fasting: may be falsely high — hold iron and repeat the test)"
 		}
@@ -115,10 +115,10 @@ func (ev *eval) stepIron() {
 	if len(overload) > 0 {
 		ev.iron = ironOverload
 		ev.finding("finding.iron_overload", nil, overload)
-		ev.warn("warn.iron_overload", map[string]string{"reason": joinAnd(overload)}, overload)
+		ev.warn("warn.iron_overload", textVars{{"reason", joinAnd(overload)}}, overload)
 		ev.rec("iron.overload_no_iron", "", nil, overload)
 		for _, m := range ev.currentOf(func(d *kb.Drug) bool { return d.Class == "oral_iron" || d.Class == "iv_iron" }) {
-			ev.rec("iron.stop_iron_overload", m.Resolved.Ingredient, map[string]string{"drug": medText(m)},
+			ev.rec("iron.stop_iron_overload", m.Resolved.Ingredient, textVars{{"drug", medText(m)}},
 				append([]string{"taking " + medText(m)}, overload...))
 		}
 		return
@@ -150,9 +150,9 @@ func (ev *eval) stepIron() {
 		if days < t.ivJudgeDays {
 			ev.iron = ironPending
 			judge := last.Date.AddDays(t.ivJudgeDays)
-			because := []string{fmt.Sprintf("IV %s %s on %s (%d days ago)", last.Product, mg(last.DoseMg), last.Date, days)}
+			because := []string{"IV " + last.Product + " " + mg(last.DoseMg) + " on " + dateText(last.Date) + " (" + strconv.Itoa(days) + " days ago)"}
 			ev.finding("finding.iron_infusion_pending", nil, because)
-			ev.rec("iron.wait_after_infusion", "", map[string]string{"date": last.Date.String(), "judge_date": judge.String()}, because)
+			ev.rec("iron.wait_after_infusion", "", textVars{{"date", last.Date.String()}, {"judge_date", judge.String()}}, because)
 			return
 		}
 	}
@@ -173,7 +173,7 @@ func (ev *eval) stepIron() {
 		ev.rec("iron.test_tsat", "", nil, []string{labText(fer) + " without a TSAT"})
 		if fer.Value <= t.ferritinStartMax {
 			ev.iron = ironDeficient
-			ev.finding("finding.iron_deficient", map[string]string{"detail": fmt.Sprintf("ferritin %s ng/mL ≤ %s", num(fer.Value), num(t.ferritinStartMax))},
+			ev.finding("finding.iron_deficient", textVars{{"detail", "ferritin " + num(fer.Value) + " ng/mL ≤ " + num(t.ferritinStartMax)}},
 				[]string{labText(fer)})
 		} else {
 			ev.iron = ironUnknown
@@ -186,19 +186,19 @@ func (ev *eval) stepIron() {
 	tsLow := ts.Value < t.tsatLow
 	var infusionNote []string
 	if last != nil {
-		infusionNote = []string{fmt.Sprintf("previous IV %s %s on %s", last.Product, mg(last.DoseMg), last.Date)}
+		infusionNote = []string{"previous IV " + last.Product + " " + mg(last.DoseMg) + " on " + dateText(last.Date)}
 	}
 	switch {
 	case ferLow || tsLow:
 		ev.iron = ironDeficient
 		var because []string
 		if ferLow {
-			because = append(because, fmt.Sprintf("%s ≤ %s ng/mL", labText(fer), num(t.ferritinStartMax)))
+			because = append(because, labText(fer)+" ≤ "+num(t.ferritinStartMax)+" ng/mL")
 		}
 		if tsLow {
-			because = append(because, fmt.Sprintf("%s < %s %%", labText(ts), num(t.tsatLow)))
+			because = append(because, labText(ts)+" < "+num(t.tsatLow)+" %")
 		}
-		ev.finding("finding.iron_deficient", map[string]string{"detail": joinAnd(because)}, because)
+		ev.finding("finding.iron_deficient", textVars{{"detail", joinAnd(because)}}, because)
 		oralFailed, oralWhy := ev.oralIronFailed()
 		severe := ev.irls != nil && *ev.irls >= t.ivPreferredIRLS
 		ivOK := !ev.declined("ferric_carboxymaltose")
@@ -209,23 +209,23 @@ func (ev *eval) stepIron() {
 			why := append([]string{}, because...)
 			why = append(why, oralWhy...)
 			if severe {
-				why = append(why, fmt.Sprintf("IRLS %d ≥ %d: IV iron preferred for a faster, larger effect", *ev.irls, t.ivPreferredIRLS))
+				why = append(why, "IRLS "+strconv.Itoa(*ev.irls)+" ≥ "+strconv.Itoa(t.ivPreferredIRLS)+": IV iron preferred for a faster, larger effect")
 			}
 			ev.startFCM("iron.start_iv_fcm", why)
 		case oralOK:
 			ev.rec("iron.start_oral", "", nil, because)
 			ev.monitor("iron_panel_after_oral", ekbom.Date{}, "")
 		default:
-			ev.finding("finding.iron_declined", map[string]string{"what": "the iron options that remain"}, append(because, oralWhy...))
+			ev.finding("finding.iron_declined", textVars{{"what", "the iron options that remain"}}, append(because, oralWhy...))
 		}
 	case fer.Value <= t.ferritinIVOnlyMax:
-		because := append([]string{fmt.Sprintf("%s between %s and %s ng/mL", labText(fer), num(t.ferritinStartMax), num(t.ferritinIVOnlyMax)),
-			fmt.Sprintf("%s ≥ %s %%", labText(ts), num(t.tsatLow))}, infusionNote...)
+		because := append([]string{labText(fer) + " between " + num(t.ferritinStartMax) + " and " + num(t.ferritinIVOnlyMax) + " ng/mL",
+			labText(ts) + " ≥ " + num(t.tsatLow) + " %"}, infusionNote...)
 		if ev.declined("ferric_carboxymaltose") {
 			ev.iron = ironOptimized
 			ev.ironDeclined = true
 			ev.conflict("C7")
-			ev.finding("finding.iron_declined", map[string]string{"what": "IV iron"}, because)
+			ev.finding("finding.iron_declined", textVars{{"what", "IV iron"}}, because)
 			return
 		}
 		ev.iron = ironBorderline
@@ -233,8 +233,8 @@ func (ev *eval) stepIron() {
 		ev.startFCM("iron.iv_only_75_100", because)
 	default:
 		ev.iron = ironOptimized
-		because := []string{fmt.Sprintf("%s > %s ng/mL", labText(fer), num(t.ferritinIVOnlyMax)),
-			fmt.Sprintf("%s ≥ %s %%", labText(ts), num(t.tsatLow))}
+		because := []string{labText(fer) + " > " + num(t.ferritinIVOnlyMax) + " ng/mL",
+			labText(ts) + " ≥ " + num(t.tsatLow) + " %"}
 		ev.finding("finding.iron_optimized", nil, because)
 		symptomatic := ev.irls == nil || *ev.irls >= t.irlsModerate
 		if !symptomatic || ev.declined("ferric_carboxymaltose") || fer.Value >= t.ferritinFCMMax {
@@ -243,12 +243,12 @@ func (ev *eval) stepIron() {
 		if ev.irls == nil {
 			because = append(because, "IRLS unknown: only if symptoms are moderate or worse")
 		} else {
-			because = append(because, fmt.Sprintf("IRLS %d: symptoms persist", *ev.irls))
+			because = append(because, "IRLS "+strconv.Itoa(*ev.irls)+": symptoms persist")
 		}
 		if last != nil {
 			lo, hi := dose.FerritinRise(1000, t.risePer100Low, t.risePer100High)
-			est := fmt.Sprintf("%s–%s", num(fer.Value+lo), num(fer.Value+hi))
-			ev.rec("iron.redose_iv", "", map[string]string{"ferritin": num(fer.Value), "estimate": est}, append(because, infusionNote...))
+			est := num(fer.Value+lo) + "–" + num(fer.Value+hi)
+			ev.rec("iron.redose_iv", "", textVars{{"ferritin", num(fer.Value)}, {"estimate", est}}, append(because, infusionNote...))
 			ev.phosphateCheck()
 		} else {
 			ev.rec("iron.consider_fcm_below_300", "", nil, because)
@@ -284,7 +284,7 @@ func (ev *eval) phosphateCheck() {
 	var prior []string
 	for _, inf := range ev.p.IronInfusions {
 		if inf.Product == "ferric_carboxymaltose" && !inf.Date.After(ev.asOf) {
-			prior = append(prior, fmt.Sprintf("ferric carboxymaltose %s on %s", mg(inf.DoseMg), inf.Date))
+			prior = append(prior, "ferric carboxymaltose "+mg(inf.DoseMg)+" on "+dateText(inf.Date))
 		}
 	}
 	if len(prior) == 0 || ev.has("iron.check_phosphate") {
@@ -295,7 +295,7 @@ func (ev *eval) phosphateCheck() {
 }
 
 func (ev *eval) crpCheck(fer *ekbom.Lab) {
-	if crp := ev.latest[ekbom.CRP]; crp != nil && ev.asOf.DaysSince(crp.Date) <= ev.t.testMaxAgeDays {
+	if crp := ev.lab(ekbom.CRP); crp != nil && ev.asOf.DaysSince(crp.Date) <= ev.t.testMaxAgeDays {
 		return
 	}
 	if ev.p.Has(ekbom.InflammatoryDisease) {
@@ -310,8 +310,8 @@ func (ev *eval) ferritinConfounders(fer *ekbom.Lab) {
 	if ev.p.Has(ekbom.InflammatoryDisease) {
 		why = append(why, "inflammatory disease")
 	}
-	if crp := ev.latest[ekbom.CRP]; crp != nil && crp.Value > ev.t.crpHigh {
-		why = append(why, fmt.Sprintf("%s > %s mg/L", labText(crp), num(ev.t.crpHigh)))
+	if crp := ev.lab(ekbom.CRP); crp != nil && crp.Value > ev.t.crpHigh {
+		why = append(why, labText(crp)+" > "+num(ev.t.crpHigh)+" mg/L")
 	}
 	if ev.dialysis {
 		why = append(why, "end-stage renal disease")
@@ -319,12 +319,12 @@ func (ev *eval) ferritinConfounders(fer *ekbom.Lab) {
 		why = append(why, "chronic kidney disease")
 	}
 	if ev.elderly() {
-		why = append(why, fmt.Sprintf("age %d", ev.age))
+		why = append(why, "age "+strconv.Itoa(ev.age))
 	}
 	if len(why) == 0 {
 		return
 	}
-	ev.warn("warn.ferritin_confounded", map[string]string{"reason": joinAnd(why)}, append([]string{labText(fer)}, why...))
+	ev.warn("warn.ferritin_confounded", textVars{{"reason", joinAnd(why)}}, append([]string{labText(fer)}, why...))
 }
 
 // oralIronFailed reports an oral-iron trial that did not work.
@@ -332,14 +332,14 @@ func (ev *eval) oralIronFailed() (bool, []string) {
 	var why []string
 	for _, m := range ev.pastOf(classIs("oral_iron")) {
 		if m.Outcome == ekbom.Ineffective || m.Outcome == ekbom.Intolerant || m.Outcome == ekbom.Partial {
-			why = append(why, fmt.Sprintf("oral iron (%s) %s", m.Resolved.Ingredient, outcomeText(m.Outcome)))
+			why = append(why, "oral iron ("+m.Resolved.Ingredient+") "+outcomeText(m.Outcome))
 		}
 	}
 	for _, m := range ev.currentOf(classIs("oral_iron")) {
 		if m.Outcome == ekbom.Intolerant {
-			why = append(why, fmt.Sprintf("oral iron (%s) not tolerated", m.Resolved.Ingredient))
+			why = append(why, "oral iron ("+m.Resolved.Ingredient+") not tolerated")
 		} else if m.Start != nil && ev.asOf.DaysSince(*m.Start) >= ev.t.oralTrialDays {
-			why = append(why, fmt.Sprintf("on oral iron since %s and iron is still low", m.Start))
+			why = append(why, "on oral iron since "+dateText(*m.Start)+" and iron is still low")
 		}
 	}
 	return len(why) > 0, why
@@ -395,9 +395,9 @@ func (ev *eval) ironESRD(fer, ts *ekbom.Lab) {
 	because := []string{"end-stage renal disease", labText(fer), labText(ts)}
 	if fer.Value < t.esrdFerritinMax && ts.Value < t.esrdTSATMax {
 		ev.iron = ironDeficient
-		ev.finding("finding.iron_deficient", map[string]string{"detail": fmt.Sprintf("ESRD: ferritin < %s ng/mL and TSAT < %s %%", num(t.esrdFerritinMax), num(t.esrdTSATMax))}, because)
+		ev.finding("finding.iron_deficient", textVars{{"detail", "ESRD: ferritin < " + num(t.esrdFerritinMax) + " ng/mL and TSAT < " + num(t.esrdTSATMax) + " %"}}, because)
 		if ev.declined("iron_sucrose") {
-			ev.finding("finding.iron_declined", map[string]string{"what": "IV iron"}, because)
+			ev.finding("finding.iron_declined", textVars{{"what", "IV iron"}}, because)
 			return
 		}
 		r := ev.rec("iron.esrd_iv_sucrose", "", nil, because)
@@ -417,11 +417,11 @@ func (ev *eval) ironPregnancy(fer *ekbom.Lab) {
 		return
 	}
 	ev.iron = ironDeficient
-	ev.finding("finding.iron_deficient", map[string]string{"detail": fmt.Sprintf("ferritin %s ng/mL < %s in pregnancy or lactation", num(fer.Value), num(t.pregOralFerritinMax))}, because)
+	ev.finding("finding.iron_deficient", textVars{{"detail", "ferritin " + num(fer.Value) + " ng/mL < " + num(t.pregOralFerritinMax) + " in pregnancy or lactation"}}, because)
 	if !ev.declined("ferrous_sulfate") {
 		ev.rec("iron.pregnancy_oral", "", nil, because)
 	}
 	if fer.Value < t.pregIVFerritinMax && ev.p.Pregnancy == ekbom.Pregnant && !ev.declined("ferric_carboxymaltose") {
-		ev.rec("iron.pregnancy_iv", "", nil, append(because, fmt.Sprintf("ferritin < %s ng/mL", num(t.pregIVFerritinMax))))
+		ev.rec("iron.pregnancy_iv", "", nil, append(because, "ferritin < "+num(t.pregIVFerritinMax)+" ng/mL"))
 	}
 }

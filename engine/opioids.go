@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 
 	"ekbom"
@@ -82,7 +82,7 @@ func (ev *eval) opioids() {
 				why = append(why, "drugs that worsen RLS are still taken")
 			}
 			if len(why) > 0 {
-				ev.finding("finding.opioids_deferred", map[string]string{"reason": joinAnd(why) + " — deal with them first"}, ev.triggerFacts())
+				ev.finding("finding.opioids_deferred", textVars{{"reason", joinAnd(why) + " — deal with them first"}}, ev.triggerFacts())
 			}
 		}
 		return
@@ -100,15 +100,15 @@ func (ev *eval) opioids() {
 	if ev.oud {
 		ev.opioidBlocked = true
 		cond := ev.oudText()
-		ev.warn("warn.opioid_use_disorder", map[string]string{"condition": cond}, []string{cond})
-		ev.rec("opioids.use_disorder", "", map[string]string{"condition": cond}, []string{cond})
-		ev.finding("finding.opioids_blocked", map[string]string{"reason": strings.ToLower(cond)}, []string{cond})
+		ev.warn("warn.opioid_use_disorder", textVars{{"condition", cond}}, []string{cond})
+		ev.rec("opioids.use_disorder", "", textVars{{"condition", cond}}, []string{cond})
+		ev.finding("finding.opioids_blocked", textVars{{"reason", strings.ToLower(cond)}}, []string{cond})
 		return
 	}
 	if p.Screening.OpioidRisk == "high" {
 		ev.opioidBlocked = true
 		ev.rec("opioids.high_risk", "", nil, []string{"screening.opioid_risk high"})
-		ev.finding("finding.opioids_blocked", map[string]string{"reason": "high misuse risk on screening"}, []string{"screening.opioid_risk high"})
+		ev.finding("finding.opioids_blocked", textVars{{"reason", "high misuse risk on screening"}}, []string{"screening.opioid_risk high"})
 		ev.screening()
 		return
 	}
@@ -132,7 +132,7 @@ func (ev *eval) opioids() {
 	r.Dose = &ekbom.Dose{Text: rd.StartText, AmountMg: ptr(rd.StartMg), TimesPerDay: ptr(1.0),
 		DailyMg: ptr(rd.StartMg), MaxDailyMg: ptr(rd.UsualMaxMg), Route: d.Route}
 	if ev.elderly() {
-		r.Because = append(r.Because, fmt.Sprintf("age %d: start at the lowest dose", ev.age))
+		r.Because = append(r.Because, "age "+strconv.Itoa(ev.age)+": start at the lowest dose")
 	}
 	if drug == "methadone" {
 		ev.rec("opioids.methadone_ecg", "", nil, []string{"methadone start"})
@@ -160,7 +160,7 @@ func (ev *eval) reviewCurrentOpioids(current []*ekbom.Medication) {
 	var doses []dose.OpioidDose
 	for _, m := range current {
 		d := ev.drug(m)
-		vars := map[string]string{"drug": d.Name, "dose": doseText(m, d)}
+		vars := textVars{{"drug", d.Name}, {"dose", doseText(m, d)}}
 		because := []string{"taking " + medText(m)}
 		above := false
 		if m.Resolved.DailyMg == nil {
@@ -172,7 +172,7 @@ func (ev *eval) reviewCurrentOpioids(current []*ekbom.Medication) {
 			}
 			doses = append(doses, dose.OpioidDose{Drug: d.Name, DailyMg: *m.Resolved.DailyMg, Factor: f, Included: d.MMEFactor != nil})
 			if rd := d.RLSDose; rd != nil && rd.UsualMaxMg > 0 && *m.Resolved.DailyMg > rd.UsualMaxMg+1e-9 {
-				vars["range"] = fmt.Sprintf("%s–%s", num(rd.UsualMinMg), mgDay(rd.UsualMaxMg))
+				vars = vars.with("range", num(rd.UsualMinMg)+"–"+mgDay(rd.UsualMaxMg))
 				ev.rec("opioids.above_range", d.ID, vars, because)
 				above = true
 				ev.monitor("opioid_review_start", ekbom.Date{}, "")
@@ -191,15 +191,15 @@ func (ev *eval) reviewCurrentOpioids(current []*ekbom.Medication) {
 	total, excluded := dose.TotalMME(doses)
 	ex := ""
 	if len(excluded) > 0 {
-		ex = fmt.Sprintf(" (not counted: %s — no CDC factor or dose)", joinAnd(excluded))
+		ex = " (not counted: " + joinAnd(excluded) + " — no CDC factor or dose)"
 	}
 	if len(doses) > 0 {
-		ev.finding("finding.mme", map[string]string{"mme": num(roundTo(total, 1)), "excluded": ex}, nil)
+		ev.finding("finding.mme", textVars{{"mme", num(roundTo(total, 1))}, {"excluded", ex}}, nil)
 	}
 	if ev.oud {
 		cond := ev.oudText()
-		ev.warn("warn.opioid_use_disorder", map[string]string{"condition": cond}, []string{cond, "taking an opioid"})
-		ev.rec("opioids.use_disorder", "", map[string]string{"condition": cond}, []string{cond})
+		ev.warn("warn.opioid_use_disorder", textVars{{"condition", cond}}, []string{cond, "taking an opioid"})
+		ev.rec("opioids.use_disorder", "", textVars{{"condition", cond}}, []string{cond})
 	}
 	ev.screening()
 	ev.naloxone(total)
@@ -259,13 +259,13 @@ func (ev *eval) screening() {
 	} else {
 		items = append(items, "history of opioid or other substance use disorder: none recorded")
 	}
-	ev.rec("opioids.screening", "", map[string]string{"items": strings.Join(items, "; ")}, open)
+	ev.rec("opioids.screening", "", textVars{{"items", strings.Join(items, "; ")}}, open)
 }
 
 func (ev *eval) naloxone(mme float64) {
 	var why []string
 	if mme >= ev.t.naloxoneMME {
-		why = append(why, fmt.Sprintf("about %s MME/day ≥ %s", num(roundTo(mme, 1)), num(ev.t.naloxoneMME)))
+		why = append(why, "about "+num(roundTo(mme, 1))+" MME/day ≥ "+num(ev.t.naloxoneMME))
 	}
 	if len(ev.currentOf(classIs("benzodiazepine"))) > 0 {
 		why = append(why, "concurrent benzodiazepine")
@@ -277,13 +277,13 @@ func (ev *eval) naloxone(mme float64) {
 	if len(why) > 0 {
 		extra = " — especially important here (" + joinAnd(why) + ")"
 	}
-	ev.rec("opioids.naloxone", "", map[string]string{"extra": extra}, append([]string{"opioid current or recommended"}, why...))
+	ev.rec("opioids.naloxone", "", textVars{{"extra", extra}}, append([]string{"opioid current or recommended"}, why...))
 }
 
 func (ev *eval) benzoTaper() {
 	for _, m := range ev.currentOf(classIs("benzodiazepine")) {
 		d := ev.drug(m)
-		ev.rec("opioids.benzo_taper", d.ID, map[string]string{"drug": d.Name}, []string{"taking " + medText(m)})
+		ev.rec("opioids.benzo_taper", d.ID, textVars{{"drug", d.Name}}, []string{"taking " + medText(m)})
 	}
 }
 
@@ -304,7 +304,7 @@ func (ev *eval) nonDrug() {
 		because = append(because, "dopaminergic augmentation")
 	}
 	if ev.irls != nil {
-		because = append(because, fmt.Sprintf("IRLS %d ≥ %d (moderate to severe)", *ev.irls, ev.t.tomacIRLS))
+		because = append(because, "IRLS "+strconv.Itoa(*ev.irls)+" ≥ "+strconv.Itoa(ev.t.tomacIRLS)+" (moderate to severe)")
 	} else {
 		because = append(because, "IRLS unknown: for moderate to severe RLS only")
 	}
@@ -329,8 +329,8 @@ func (ev *eval) specialPopulations() {
 	}
 	if ev.pregnant() {
 		state := map[ekbom.Pregnancy]string{ekbom.Pregnant: "Pregnancy", ekbom.Lactating: "Lactation"}[p.Pregnancy]
-		ev.warn("warn.pregnancy", map[string]string{"state": state}, []string{"pregnancy: " + string(p.Pregnancy)})
-		ev.rec("special.pregnancy", "", map[string]string{"state": state}, []string{"pregnancy: " + string(p.Pregnancy)})
+		ev.warn("warn.pregnancy", textVars{{"state", state}}, []string{"pregnancy: " + string(p.Pregnancy)})
+		ev.rec("special.pregnancy", "", textVars{{"state", state}}, []string{"pregnancy: " + string(p.Pregnancy)})
 		severe := ev.irls != nil && *ev.irls >= ev.t.irlsSevere
 		refractory := severe && ev.ironAddressed() && !ev.exacerbators
 		switch {
@@ -339,7 +339,7 @@ func (ev *eval) specialPopulations() {
 				ev.rec("special.lactation_gabapentin", "", nil, []string{"lactating"})
 			}
 		case refractory:
-			because := []string{"pregnant", fmt.Sprintf("IRLS %d (severe)", *ev.irls), "iron replete and no exacerbating factors left"}
+			because := []string{"pregnant", "IRLS " + strconv.Itoa(*ev.irls) + " (severe)", "iron replete and no exacerbating factors left"}
 			if !ev.declined("clonazepam") {
 				ev.rec("special.pregnancy_clonazepam", "", nil, because)
 			}
@@ -351,12 +351,12 @@ func (ev *eval) specialPopulations() {
 		}
 		for _, m := range ev.dopaminergic {
 			d := ev.drug(m)
-			ev.rec("special.pregnancy_stop_da", d.ID, map[string]string{"drug": d.Name}, []string{"taking " + medText(m), string(p.Pregnancy)})
-			ev.warn("warn.abrupt_stop", map[string]string{"drug": d.Name}, []string{"withdrawal of " + medText(m) + " planned"})
+			ev.rec("special.pregnancy_stop_da", d.ID, textVars{{"drug", d.Name}}, []string{"taking " + medText(m), string(p.Pregnancy)})
+			ev.warn("warn.abrupt_stop", textVars{{"drug", d.Name}}, []string{"withdrawal of " + medText(m) + " planned"})
 		}
 	}
 	if ev.elderly() {
-		ev.rec("special.elderly", "", map[string]string{"age": fmt.Sprint(ev.age)}, []string{fmt.Sprintf("age %d ≥ %d", ev.age, ev.t.elderlyAge)})
+		ev.rec("special.elderly", "", textVars{{"age", strconv.Itoa(ev.age)}}, []string{"age " + strconv.Itoa(ev.age) + " ≥ " + strconv.Itoa(ev.t.elderlyAge)})
 	}
 	if isTrue(p.Symptoms.Hyperarousal) {
 		ev.finding("finding.hyperarousal", nil, []string{"symptoms.hyperarousal"})

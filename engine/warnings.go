@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 
 	"ekbom"
 	"ekbom/kb"
@@ -9,9 +10,33 @@ import (
 
 // exposure is what the patient takes now or is advised to take.
 type exposure struct {
-	drugs   map[string]bool // drug ids
-	classes map[string]bool
-	names   map[string][]string // class → display names
+	drugs []*kb.Drug // distinct drugs
+	// names lists, in order, each drug (or recommended class) with its
+	// class and display name.
+	names []classedName
+}
+
+type classedName struct{ class, name string }
+
+// has reports exposure to class c.
+func (x *exposure) has(c string) bool {
+	for _, n := range x.names {
+		if n.class == c {
+			return true
+		}
+	}
+	return false
+}
+
+// namesOf returns the display names that expose the patient to class c.
+func (x *exposure) namesOf(c string) []string {
+	var out []string
+	for _, n := range x.names {
+		if n.class == c {
+			out = append(out, n.name)
+		}
+	}
+	return out
 }
 
 // recommendedActions are the actions that put a drug in the patient's hands.
@@ -21,30 +46,34 @@ var recommendedActions = map[ekbom.Action]bool{
 }
 
 func (ev *eval) exposure() exposure {
-	x := exposure{drugs: map[string]bool{}, classes: map[string]bool{}, names: map[string][]string{}}
+	x := exposure{drugs: make([]*kb.Drug, 0, 8), names: make([]classedName, 0, 8)}
 	add := func(d *kb.Drug, label string) {
-		if x.drugs[d.ID] {
-			return
+		for _, y := range x.drugs {
+			if y.ID == d.ID {
+				return
+			}
 		}
-		x.drugs[d.ID] = true
-		x.classes[d.Class] = true
-		x.names[d.Class] = append(x.names[d.Class], label)
+		x.drugs = append(x.drugs, d)
+		x.names = append(x.names, classedName{d.Class, label})
 	}
 	for _, m := range ev.current {
 		if d := ev.drug(m); d != nil {
 			add(d, d.Name)
 		}
 	}
-	for _, id := range ekbom.StepOrder {
-		for _, r := range ev.steps[id] {
+	for step := range ekbom.StepOrder {
+		for _, re := range ev.recs {
+			if re.step != step {
+				continue
+			}
+			r := re.rec
 			if !recommendedActions[r.Action] {
 				continue
 			}
 			if d, ok := ev.e.kb.Drug(r.Target); ok {
 				add(d, d.Name+" (recommended)")
 			} else if r.Target == "alpha2delta_ligand" || r.Target == "opioid" || r.Target == "benzodiazepine" {
-				x.classes[r.Target] = true
-				x.names[r.Target] = append(x.names[r.Target], ev.e.kb.ClassName(r.Target)+" (recommended)")
+				x.names = append(x.names, classedName{r.Target, ev.e.kb.ClassName(r.Target) + " (recommended)"})
 			}
 		}
 	}
@@ -57,16 +86,16 @@ func (ev *eval) warnings() {
 	x := ev.exposure()
 
 	// Opioid with another respiratory depressant or risk.
-	if x.classes["opioid"] {
+	if x.has("opioid") {
 		var with, because []string
-		because = append(because, x.names["opioid"]...)
-		if x.classes["alpha2delta_ligand"] {
+		because = append(because, x.namesOf("opioid")...)
+		if x.has("alpha2delta_ligand") {
 			with = append(with, "an alpha-2-delta ligand")
-			because = append(because, x.names["alpha2delta_ligand"]...)
+			because = append(because, x.namesOf("alpha2delta_ligand")...)
 		}
-		if x.classes["benzodiazepine"] {
+		if x.has("benzodiazepine") {
 			with = append(with, "a benzodiazepine")
-			because = append(because, x.names["benzodiazepine"]...)
+			because = append(because, x.namesOf("benzodiazepine")...)
 		}
 		if ev.osaUntreated {
 			with = append(with, "untreated sleep apnea")
@@ -77,18 +106,18 @@ func (ev *eval) warnings() {
 			because = append(because, "condition copd")
 		}
 		if len(with) > 0 {
-			if x.classes["alpha2delta_ligand"] && x.classes["benzodiazepine"] {
+			if x.has("alpha2delta_ligand") && x.has("benzodiazepine") {
 				because = append(because, "triple combination opioid + alpha-2-delta ligand + benzodiazepine: highest risk")
 			}
-			ev.warn("warn.respiratory_depression", map[string]string{"with": joinAnd(with)}, because)
+			ev.warn("warn.respiratory_depression", textVars{{"with", joinAnd(with)}}, because)
 		}
 	}
 
 	// Renally cleared drugs with reduced kidney function.
 	if ev.renalReduced {
 		var drugs []string
-		for id := range x.drugs {
-			if d, _ := ev.e.kb.Drug(id); d.RenallyCleared {
+		for _, d := range x.drugs {
+			if d.RenallyCleared {
 				drugs = append(drugs, d.Name)
 			}
 		}
@@ -98,7 +127,7 @@ func (ev *eval) warnings() {
 			if renal == "" {
 				renal = "chronic kidney disease"
 			}
-			ev.warn("warn.renal_dosing", map[string]string{"renal": renal, "drugs": joinAnd(drugs)},
+			ev.warn("warn.renal_dosing", textVars{{"renal", renal}, {"drugs", joinAnd(drugs)}},
 				append([]string{renal}, drugs...))
 		}
 	}
@@ -106,32 +135,32 @@ func (ev *eval) warnings() {
 	// Sedating drugs in the elderly or those at risk of falls.
 	if ev.elderly() || p.Has(ekbom.FallRisk) {
 		var drugs []string
-		for id := range x.drugs {
-			if d, _ := ev.e.kb.Drug(id); d.Sedating {
+		for _, d := range x.drugs {
+			if d.Sedating {
 				drugs = append(drugs, d.Name)
 			}
 		}
 		for _, c := range []string{"alpha2delta_ligand", "opioid"} {
-			if x.classes[c] && len(drugs) == 0 {
+			if x.has(c) && len(drugs) == 0 {
 				drugs = append(drugs, ev.e.kb.ClassName(c))
 			}
 		}
 		if len(drugs) > 0 {
 			sortStrings(drugs)
-			who := fmt.Sprintf("Age %d", ev.age)
+			who := "Age " + strconv.Itoa(ev.age)
 			if !ev.elderly() {
 				who = "Fall risk"
 			} else if p.Has(ekbom.FallRisk) {
 				who += " with fall risk"
 			}
-			ev.warn("warn.falls_sedation", map[string]string{"who": who, "drugs": joinAnd(drugs)}, append([]string{who}, drugs...))
+			ev.warn("warn.falls_sedation", textVars{{"who", who}, {"drugs", joinAnd(drugs)}}, append([]string{who}, drugs...))
 		}
 	}
 
 	// Substance use disorder when opioids are current or would be considered.
-	if ev.oud && (x.classes["opioid"] || ev.opioidBlocked) && !ev.hasWarning(ekbom.WarnOpioidUseDisorder) {
+	if ev.oud && (x.has("opioid") || ev.opioidBlocked) && !ev.hasWarning(ekbom.WarnOpioidUseDisorder) {
 		cond := ev.oudText()
-		ev.warn("warn.opioid_use_disorder", map[string]string{"condition": cond}, []string{cond})
+		ev.warn("warn.opioid_use_disorder", textVars{{"condition", cond}}, []string{cond})
 	}
 }
 
@@ -147,8 +176,8 @@ func (ev *eval) avoidList() {
 			augmented[m.Resolved.Ingredient] = true
 		}
 	}
-	for _, s := range ev.e.avoidSources {
-		ev.cite(s)
+	for _, i := range ev.e.avoidCites {
+		ev.citeIndex(i)
 	}
 	ev.plan.Avoid = append(ev.plan.Avoid[:0], ev.e.avoid...)
 	for i := range ev.plan.Avoid {
@@ -171,7 +200,7 @@ func (ev *eval) status() {
 		if m.Start != nil && ev.asOf.DaysSince(*m.Start) < ev.t.recentDays {
 			if d := ev.drug(m); d != nil && (d.Class == "alpha2delta_ligand" || d.Class == "opioid" || d.Class == "iv_iron") {
 				ev.recentChange = append(ev.recentChange, d.Name)
-				ev.finding("finding.recent_change", map[string]string{"drug": d.Name}, []string{fmt.Sprintf("%s started %s", d.Name, m.Start)})
+				ev.finding("finding.recent_change", textVars{{"drug", d.Name}}, []string{d.Name + " started " + dateText(*m.Start)})
 			}
 		}
 	}
@@ -229,12 +258,10 @@ func (ev *eval) status() {
 // monitoring adds the follow-up that does not belong to one step.
 func (ev *eval) monitoring() {
 	changed := false
-	for _, recs := range ev.steps {
-		for _, r := range recs {
-			switch r.Action {
-			case ekbom.ActStart, ekbom.ActOptimize, ekbom.ActDecrease, ekbom.ActTaper, ekbom.ActSwitch, ekbom.ActStop:
-				changed = true
-			}
+	for _, r := range ev.recs {
+		switch r.rec.Action {
+		case ekbom.ActStart, ekbom.ActOptimize, ekbom.ActDecrease, ekbom.ActTaper, ekbom.ActSwitch, ekbom.ActStop:
+			changed = true
 		}
 	}
 	switch {
@@ -246,7 +273,7 @@ func (ev *eval) monitoring() {
 	default:
 		ev.monitor("irls_routine", ekbom.Date{}, "")
 	}
-	if fer := ev.latest[ekbom.Ferritin]; fer != nil && ev.iron != ironPending {
+	if fer := ev.lab(ekbom.Ferritin); fer != nil && ev.iron != ironPending {
 		due := fer.Date.AddDays(ev.t.routineIronDays)
 		if ev.has("iron.retest") {
 			due = ev.asOf

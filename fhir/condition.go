@@ -94,7 +94,7 @@ type pregCand struct {
 // condition reads a comorbidity or a pregnancy.
 func (r *reader) condition(e *entry) {
 	var c condition
-	if !r.decode(e, &c) || !r.forPatient(e, c.Subject) {
+	if !decode(r, e, &c) || !r.forPatient(e, c.Subject) {
 		return
 	}
 	what := label(c.Code)

@@ -193,7 +193,7 @@ func ReadBundle(data []byte, b *kb.Base, opt Options) (*Result, error) {
 	}
 	data = bytes.TrimPrefix(data, bom)
 	var bu bundle
-	err = json.Unmarshal(data, &bu)
+	err = decodeJSON(data, &bu)
 	var se *json.SyntaxError
 	if err != nil && !errors.As(err, &se) {
 		// Valid JSON of the wrong shape: say so if it is not a Bundle.
@@ -245,17 +245,21 @@ func ReadPrefetch(prefetch map[string]json.RawMessage, b *kb.Base, opt Options) 
 			r.note(path, "empty: the EHR sent no data for this prefetch")
 			continue
 		}
-		var h header
-		if err := json.Unmarshal(raw, &h); err != nil {
-			r.jsonError(path, err)
-			continue
-		}
-		if h.ResourceType != "Bundle" {
-			r.add(path, bundleEntry{Resource: raw})
-			continue
+		// A Bundle (the usual case) is decoded once: decoding it reports
+		// any problem its header would. Anything else is checked first.
+		if h, ok := peekHeader(raw); !ok || h.ResourceType != "Bundle" {
+			var h header
+			if err := json.Unmarshal(raw, &h); err != nil {
+				r.jsonError(path, err)
+				continue
+			}
+			if h.ResourceType != "Bundle" {
+				r.add(path, bundleEntry{Resource: rawResource{raw: raw}})
+				continue
+			}
 		}
 		var bu bundle
-		if err := json.Unmarshal(raw, &bu); err != nil {
+		if err := decodeJSON(raw, &bu); err != nil {
 			r.jsonError(path, err)
 			continue
 		}
@@ -303,7 +307,7 @@ type reader struct {
 	patIDs  []string
 	p       *ekbom.Patient
 	origin  map[string]string
-	names   []string // drug names of b, longest first (lazy)
+	names   []string // drug names of b, longest first, without RxNorm codes
 	conds   condTable
 	labs    []labCand
 	weights []weightCand
@@ -342,7 +346,7 @@ func (r *reader) add(path string, be bundleEntry) {
 	if strings.HasPrefix(path, "entry[") || strings.Contains(path, ".entry[") {
 		res = path + ".resource"
 	}
-	raw := bytes.TrimSpace(be.Resource)
+	raw := bytes.TrimSpace(be.Resource.raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return // a transaction DELETE or a search outcome without a resource
 	}
@@ -350,10 +354,13 @@ func (r *reader) add(path string, be bundleEntry) {
 		r.fail(res, "want a JSON object (a FHIR resource)")
 		return
 	}
-	h, err := readHeader(raw)
-	if err != nil {
-		r.jsonError(res, err)
-		return
+	h := be.Resource.hdr
+	if !be.Resource.hdrOK {
+		var err error
+		if h, err = readHeader(raw); err != nil {
+			r.jsonError(res, err)
+			return
+		}
 	}
 	e := &entry{path: res, fullURL: be.FullURL, typ: h.ResourceType, id: h.ID, raw: raw}
 	if e.typ == "" {
@@ -373,9 +380,10 @@ func (r *reader) add(path string, be bundleEntry) {
 	}
 }
 
-// decode decodes e into v, reporting JSON type errors at their path.
-func (r *reader) decode(e *entry, v any) bool {
-	if err := json.Unmarshal(e.raw, v); err != nil {
+// decode decodes e into v, reporting JSON type errors at their path. e.raw
+// is valid JSON: it was decoded from the input (see add).
+func decode[T any](r *reader, e *entry, v *T) bool {
+	if err := decodeJSON(e.raw, v); err != nil {
 		r.jsonError(e.path, err)
 		return false
 	}
@@ -438,7 +446,8 @@ func (r *reader) run() (*Result, error) {
 		// Read on regardless, so that every problem is reported at once.
 		r.p = &ekbom.Patient{}
 	}
-	r.conds = newCondTable(r.b)
+	t := tablesFor(r.b)
+	r.conds, r.names = t.conds, t.names
 	for _, e := range r.entries {
 		switch e.typ {
 		case "Patient", "Medication", "Specimen":
@@ -517,7 +526,7 @@ func (r *reader) findPatient() {
 	e := pats[0]
 	r.pat = e
 	var pt patient
-	if !r.decode(e, &pt) {
+	if !decode(r, e, &pt) {
 		return
 	}
 	r.p = &ekbom.Patient{ID: e.id, AsOf: r.asOf}

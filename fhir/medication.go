@@ -36,7 +36,7 @@ type infCand struct {
 // medicationUse reads a MedicationRequest or MedicationStatement.
 func (r *reader) medicationUse(e *entry, kind useKind) {
 	var m medicationUse
-	if !r.decode(e, &m) || !r.forPatient(e, m.Subject) {
+	if !decode(r, e, &m) || !r.forPatient(e, m.Subject) {
 		return
 	}
 	var status ekbom.MedStatus
@@ -148,13 +148,13 @@ func (r *reader) statementDosage(e *entry, raw json.RawMessage) []dosage {
 	var ds []dosage
 	if raw[0] != '[' {
 		var d dosage
-		if err := json.Unmarshal(raw, &d); err != nil {
+		if err := decodeJSON(raw, &d); err != nil {
 			r.jsonError(e.path+".dosage", err)
 			return nil
 		}
 		return []dosage{d}
 	}
-	if err := json.Unmarshal(raw, &ds); err != nil {
+	if err := decodeJSON(raw, &ds); err != nil {
 		r.jsonError(e.path+".dosage", err)
 		return nil
 	}
@@ -176,7 +176,7 @@ func (r *reader) medicationOf(e *entry, m *medicationUse) (*kb.Drug, string, boo
 	if ref.Reference != "" {
 		if raw, ok := r.resolve(ref.Reference, m.Contained, "Medication"); ok {
 			var med medication
-			if err := json.Unmarshal(raw, &med); err != nil {
+			if err := decodeJSON(raw, &med); err != nil {
 				r.jsonError(e.path+".medicationReference", err)
 				return nil, "", false
 			}
@@ -304,13 +304,6 @@ func (r *reader) findDrug(s string) *kb.Drug {
 	text := strings.ToLower(s)
 	text = nameFolder.Replace(text)
 	text = strings.Join(strings.Fields(text), " ")
-	if r.names == nil {
-		for _, k := range r.b.DrugNames() {
-			if strings.TrimFunc(k, unicode.IsDigit) != "" { // not an RxNorm code
-				r.names = append(r.names, k)
-			}
-		}
-	}
 	var best *kb.Drug
 	bestLen, bestAt := 0, 0
 	for _, k := range r.names {
@@ -591,13 +584,13 @@ func (r *reader) outcome(e *entry, raw json.RawMessage) ekbom.Outcome {
 	}
 	var ccs []codeableConcept
 	if raw[0] == '[' {
-		if err := json.Unmarshal(raw, &ccs); err != nil {
+		if err := decodeJSON(raw, &ccs); err != nil {
 			r.jsonError(e.path+".statusReason", err)
 			return ""
 		}
 	} else {
 		var cc codeableConcept
-		if err := json.Unmarshal(raw, &cc); err != nil {
+		if err := decodeJSON(raw, &cc); err != nil {
 			r.jsonError(e.path+".statusReason", err)
 			return ""
 		}
@@ -623,7 +616,7 @@ func (r *reader) outcome(e *entry, raw json.RawMessage) ekbom.Outcome {
 // administration reads a MedicationAdministration: an IV iron infusion.
 func (r *reader) administration(e *entry) {
 	var m medicationUse
-	if !r.decode(e, &m) || !r.forPatient(e, m.Subject) {
+	if !decode(r, e, &m) || !r.forPatient(e, m.Subject) {
 		return
 	}
 	if m.Status != "completed" {
@@ -664,7 +657,7 @@ func (r *reader) administration(e *entry) {
 	}
 	var dos administrationDosage
 	if raw := strings.TrimSpace(string(m.Dosage)); raw != "" && raw != "null" {
-		if err := json.Unmarshal(m.Dosage, &dos); err != nil {
+		if err := decodeJSON(m.Dosage, &dos); err != nil {
 			r.jsonError(e.path+".dosage", err)
 			return
 		}

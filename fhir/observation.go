@@ -1,7 +1,6 @@
 package fhir
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -73,7 +72,7 @@ func label(cc *codeableConcept) string {
 // observation reads a lab result or the body weight.
 func (r *reader) observation(e *entry) {
 	var o observation
-	if !r.decode(e, &o) || !r.forPatient(e, o.Subject) {
+	if !decode(r, e, &o) || !r.forPatient(e, o.Subject) {
 		return
 	}
 	var lc *kb.LabCode
@@ -219,7 +218,7 @@ func (r *reader) fasting(e *entry, o *observation) *bool {
 		return nil
 	}
 	var s specimen
-	if err := json.Unmarshal(raw, &s); err != nil || s.Collection == nil {
+	if err := decodeJSON(raw, &s); err != nil || s.Collection == nil {
 		return nil
 	}
 	switch s.Collection.FastingStatusCodeableConcept.code(systemFasting) {

@@ -60,7 +60,7 @@ type qrCand struct {
 // newest is read in finishQuestionnaire.
 func (r *reader) questionnaireResponse(e *entry) {
 	var qr questionnaireResponse
-	if !r.decode(e, &qr) || !r.forPatient(e, qr.Subject) {
+	if !decode(r, e, &qr) || !r.forPatient(e, qr.Subject) {
 		return
 	}
 	canon, _, _ := strings.Cut(qr.Questionnaire, "|")

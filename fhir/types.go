@@ -18,8 +18,23 @@ type bundle struct {
 }
 
 type bundleEntry struct {
-	FullURL  string          `json:"fullUrl"`
-	Resource json.RawMessage `json:"resource"`
+	FullURL  string      `json:"fullUrl"`
+	Resource rawResource `json:"resource"`
+}
+
+// rawResource is the JSON of a bundle entry's resource, decoded later by
+// its type. The fast decoder (fastjson.go) also reads its header on the way
+// and refers to the input rather than copying it.
+type rawResource struct {
+	raw   json.RawMessage
+	hdr   header // when hdrOK: what readHeader(raw) returns
+	hdrOK bool
+}
+
+// UnmarshalJSON keeps a copy of the resource, as json.RawMessage does.
+func (r *rawResource) UnmarshalJSON(b []byte) error {
+	r.raw = append(r.raw[:0], b...)
+	return nil
 }
 
 // header is what every resource starts with.

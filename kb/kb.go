@@ -373,9 +373,12 @@ func (b *Base) DrugNames() []string {
 	return out
 }
 
+// nameFolder drops trademark signs and reads _ and - as spaces.
+var nameFolder = strings.NewReplacer("®", "", "™", "", "_", " ", "-", " ")
+
 func normName(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
-	s = strings.NewReplacer("®", "", "™", "", "_", " ", "-", " ").Replace(s)
+	s = nameFolder.Replace(s)
 	return strings.Join(strings.Fields(s), " ")
 }
 

@@ -49,7 +49,6 @@ func (e *Error) Error() string {
 }
 
 type loader struct {
-	fsys     fs.FS
 	problems []string
 }
 
@@ -57,24 +56,38 @@ func (l *loader) addf(format string, args ...any) {
 	l.problems = append(l.problems, fmt.Sprintf(format, args...))
 }
 
-// decode reads one YAML file strictly into v: unknown fields are errors.
-func (l *loader) decode(name string, v any) {
-	data, err := fs.ReadFile(l.fsys, name)
+// decode reads one YAML file strictly into v: unknown fields are errors. It
+// returns the problem, or "".
+func decode(fsys fs.FS, name string, v any) string {
+	data, err := fs.ReadFile(fsys, name)
 	if err != nil {
-		l.addf("%s: %v", name, err)
-		return
+		return fmt.Sprintf("%s: %v", name, err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
-		l.addf("%s: %v", name, err)
+		return fmt.Sprintf("%s: %v", name, err)
 	}
+	return ""
+}
+
+// decodeAll decodes the files into their targets at the same time (YAML
+// decoding is nearly all of Load's time) and returns each file's problem.
+func decodeAll(fsys fs.FS, files []string, targets []any) []string {
+	problems := make([]string, len(files))
+	var wg sync.WaitGroup
+	for i := range files {
+		wg.Go(func() { problems[i] = decode(fsys, files[i], targets[i]) })
+	}
+	wg.Wait()
+	return problems
 }
 
 // Load reads and validates a knowledge base from fsys, which must hold the
-// files of data/. Every problem is reported in one *Error.
+// files of data/ and allow reading several files at once (as embed.FS,
+// os.DirFS and fstest.MapFS do). Every problem is reported in one *Error.
 func Load(fsys fs.FS) (*Base, error) {
-	l := &loader{fsys: fsys}
+	l := &loader{}
 	b := &Base{}
 	var classes struct {
 		Classes []Class `yaml:"classes"`
@@ -97,25 +110,39 @@ func Load(fsys fs.FS) (*Base, error) {
 	var monitors struct {
 		Monitoring []*MonitorRule `yaml:"monitoring"`
 	}
-	l.decode("meta.yaml", &b.Meta)
-	l.decode("classes.yaml", &classes)
-	l.decode("sources.yaml", &files)
-	l.decode("guideline.yaml", &guideline)
-	l.decode("thresholds.yaml", &thresholds)
-	l.decode("drugs.yaml", &drugs)
-	l.decode("conflicts.yaml", &conflicts)
-	l.decode("monitoring.yaml", &monitors)
-	l.decode("codes.yaml", &b.Codes)
+	names := []string{"meta.yaml", "classes.yaml", "sources.yaml", "guideline.yaml", "thresholds.yaml",
+		"drugs.yaml", "conflicts.yaml", "monitoring.yaml", "codes.yaml"}
+	targets := []any{&b.Meta, &classes, &files, &guideline, &thresholds, &drugs, &conflicts, &monitors, &b.Codes}
+	nBase := len(names)
 	ruleFiles, err := fs.Glob(fsys, "rules/*.yaml")
+	sort.Strings(ruleFiles)
+	type ruleFile struct {
+		Rules []*Rule `yaml:"rules"`
+	}
+	rules := make([]ruleFile, len(ruleFiles))
+	for i, f := range ruleFiles {
+		names = append(names, f)
+		targets = append(targets, &rules[i])
+	}
+	// Problems in file order, as if the files were read one by one.
+	problems := decodeAll(fsys, names, targets)
+	for i, p := range problems {
+		if i == nBase {
+			break
+		}
+		if p != "" {
+			l.problems = append(l.problems, p)
+		}
+	}
 	if err != nil || len(ruleFiles) == 0 {
 		l.addf("rules/: no rule files found")
 	}
-	sort.Strings(ruleFiles)
-	for _, f := range ruleFiles {
-		var rf struct {
-			Rules []*Rule `yaml:"rules"`
+	for _, p := range problems[nBase:] {
+		if p != "" {
+			l.problems = append(l.problems, p)
 		}
-		l.decode(f, &rf)
+	}
+	for _, rf := range rules {
 		b.RuleList = append(b.RuleList, rf.Rules...)
 	}
 	b.ClassList = classes.Classes
