@@ -150,7 +150,7 @@ func (ev *eval) stepIron() {
 		if days < t.ivJudgeDays {
 			ev.iron = ironPending
 			judge := last.Date.AddDays(t.ivJudgeDays)
-			because := []string{"IV " + last.Product + " " + mg(last.DoseMg) + " on " + dateText(last.Date) + " (" + strconv.Itoa(days) + " days ago)"}
+			because := []string{"IV " + ev.productName(last.Product) + " " + mg(last.DoseMg) + " on " + dateText(last.Date) + " (" + strconv.Itoa(days) + " days ago)"}
 			ev.finding("finding.iron_infusion_pending", nil, because)
 			ev.rec("iron.wait_after_infusion", "", textVars{{"date", last.Date.String()}, {"judge_date", judge.String()}}, because)
 			return
@@ -186,7 +186,7 @@ func (ev *eval) stepIron() {
 	tsLow := ts.Value < t.tsatLow
 	var infusionNote []string
 	if last != nil {
-		infusionNote = []string{"previous IV " + last.Product + " " + mg(last.DoseMg) + " on " + dateText(last.Date)}
+		infusionNote = []string{"previous IV " + ev.productName(last.Product) + " " + mg(last.DoseMg) + " on " + dateText(last.Date)}
 	}
 	switch {
 	case ferLow || tsLow:
@@ -402,6 +402,9 @@ func (ev *eval) ironESRD(fer, ts *ekbom.Lab) {
 		}
 		r := ev.rec("iron.esrd_iv_sucrose", "", nil, because)
 		r.Dose = ev.courseDose("iron_sucrose")
+		for k := 0; k < ev.t.postInfCount; k++ {
+			ev.monitor("ferritin_after_infusion", ev.asOf.AddDays(ev.t.postInfFirstDays+k*ev.t.postInfIntervalDays), "")
+		}
 		return
 	}
 	ev.iron = ironOptimized
@@ -424,4 +427,12 @@ func (ev *eval) ironPregnancy(fer *ekbom.Lab) {
 	if fer.Value < t.pregIVFerritinMax && ev.p.Pregnancy == ekbom.Pregnant && !ev.declined("ferric_carboxymaltose") {
 		ev.rec("iron.pregnancy_iv", "", nil, append(because, "ferritin < "+num(t.pregIVFerritinMax)+" ng/mL"))
 	}
+}
+
+// productName names an infusion product by the knowledge base's drug name.
+func (ev *eval) productName(id string) string {
+	if d, ok := ev.e.kb.Drug(id); ok {
+		return d.Name
+	}
+	return id
 }
