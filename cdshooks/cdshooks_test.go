@@ -3,6 +3,7 @@ package cdshooks
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -359,5 +360,33 @@ func TestExtraPrefetchKeysIgnored(t *testing.T) {
 	}
 	if _, err := PatientView(req, e, Options{Now: now}); err != nil {
 		t.Errorf("extra prefetch key: %v", err)
+	}
+}
+
+// TestNoWarningIsDropped checks that a plan with more warnings than fit as
+// cards still shows every one of them in the EHR (the rest on the summary).
+func TestNoWarningIsDropped(t *testing.T) {
+	b, err := kb.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := &ekbom.Plan{Status: ekbom.Refractory, Pathway: "standard"}
+	for i, code := range []string{ekbom.WarnAugmentation, ekbom.WarnIronOverload, ekbom.WarnRespiratoryDepression,
+		ekbom.WarnOpioidUseDisorder, ekbom.WarnAbruptDAStop, ekbom.WarnFerritinConfounded} {
+		sev := "high"
+		if code == ekbom.WarnFerritinConfounded {
+			sev = "info"
+		}
+		plan.Warnings = append(plan.Warnings, ekbom.Warning{Code: code, Severity: sev, Text: fmt.Sprintf("warning number %d", i)})
+	}
+	cards := planCards(b, &ekbom.Patient{}, plan, "p1", "")
+	var all strings.Builder
+	for _, c := range cards {
+		all.WriteString(c.Summary + "\n" + c.Detail + "\n")
+	}
+	for _, w := range plan.Warnings {
+		if !strings.Contains(all.String(), w.Text) {
+			t.Errorf("warning %s (%q) reaches no card", w.Code, w.Text)
+		}
 	}
 }

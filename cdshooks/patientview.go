@@ -134,12 +134,13 @@ func planCards(b *kb.Base, p *ekbom.Patient, plan *ekbom.Plan, patientID, planUR
 		links = []Link{{Label: "Open the full ekbom plan", URL: planURL, Type: LinkAbsolute}}
 	}
 	var cards []Card
+	// Every warning reaches the EHR: the first few non-info ones as cards of
+	// their own, all others listed on the summary card.
+	var otherWarnings []string
 	for _, w := range plan.Warnings {
-		if len(cards) == maxWarningCards {
-			break
-		}
 		ind := indicatorOf(w)
-		if ind == Info {
+		if ind == Info || len(cards) == maxWarningCards {
+			otherWarnings = append(otherWarnings, strings.ToUpper(w.Severity)+": "+w.Text)
 			continue
 		}
 		d := &detail{b: b}
@@ -214,6 +215,7 @@ func planCards(b *kb.Base, p *ekbom.Patient, plan *ekbom.Plan, patientID, planUR
 	d.para(fmt.Sprintf("Status: %s. Pathway: %s. Knowledge base %s, engine %s, as of %s.",
 		statusText(plan.Status), plan.Pathway, plan.KnowledgeVersion, plan.EngineVersion, plan.AsOf))
 	d.list("Why this status", plan.StatusReasons)
+	d.list("Other warnings", otherWarnings)
 	d.list("Priority actions", top)
 	// Drugs the knowledge base does not know are listed in the plan; on a
 	// card, a count is enough (an EHR medication list holds many).
