@@ -24,6 +24,7 @@ const usage = `ekbom — decision support for refractory restless legs syndrome 
 
 usage:
   ekbom assess [-format text|markdown|json] [-as-of YYYY-MM-DD] FILE|-
+               (a patient record in JSON or YAML, or a FHIR R4 Bundle, detected automatically)
   ekbom batch [-out DIR] [-as-of YYYY-MM-DD] [-workers N] [-tmp DIR] [-progress auto|bar|lines|off] INPUT_DIR|FILE|-
   ekbom synth -n N [-seed S] [-out DIR|-] [-gzip] [-as-of YYYY-MM-DD] [-noise FRACTION]
   ekbom kb [recommendations|rules|drugs|sources|conflicts|thresholds] [ID] [-format text|json]
