@@ -10,11 +10,6 @@ import (
 	"ekbom/kb"
 )
 
-// a2dOrder is the order in which alpha-2-delta ligands are offered: all three
-// carry AASM strong recommendations; gabapentin first because it is the one
-// recommended in ESRD and the most widely available.
-var a2dOrder = []string{"gabapentin", "pregabalin", "gabapentin_enacarbil"}
-
 // assessAlpha2Delta judges current and past alpha-2-delta trials. It is
 // idempotent: the augmentation step may call it early.
 func (ev *eval) assessAlpha2Delta() {
@@ -98,7 +93,7 @@ func (ev *eval) singleEveningDoseWithDaytimeSymptoms(m *ekbom.Medication) bool {
 }
 
 func (ev *eval) allA2DIntolerant() bool {
-	for _, id := range a2dOrder {
+	for _, id := range ev.e.kb.Choices.Alpha2DeltaOrder.Drugs {
 		if ev.tried(id) != "intolerant" {
 			return false
 		}
@@ -177,14 +172,14 @@ func (ev *eval) alpha2delta() {
 	}
 	// Offer the first untried, tolerated, accepted agent.
 	var failed []string
-	for _, id := range a2dOrder {
+	for _, id := range ev.e.kb.Choices.Alpha2DeltaOrder.Drugs {
 		switch ev.tried(id) {
 		case "failed":
 			d, _ := ev.e.kb.Drug(id)
 			failed = append(failed, d.Name)
 		}
 	}
-	for _, id := range a2dOrder {
+	for _, id := range ev.e.kb.Choices.Alpha2DeltaOrder.Drugs {
 		st := ev.tried(id)
 		if st == "intolerant" || st == "failed" || ev.declined(id) {
 			continue

@@ -124,6 +124,18 @@ func New(b *kb.Base, opt Options) (*Engine, error) {
 			missing = append(missing, "monitoring "+id)
 		}
 	}
+	// The preference orders may only name drugs the engine can start: the
+	// opioids with a start rule, and ligands with RLS dosing for a titration.
+	for _, id := range append(append([]string{}, b.Choices.OpioidOrder.Drugs...), b.Choices.OpioidOrderDaytime.Drugs...) {
+		if id != "oxycodone" && id != "methadone" {
+			missing = append(missing, "a start rule for opioid "+id+" (choices.yaml)")
+		}
+	}
+	for _, id := range b.Choices.Alpha2DeltaOrder.Drugs {
+		if d, ok := b.Drug(id); !ok || d.RLSDose == nil || d.RLSDose.StepMg <= 0 {
+			missing = append(missing, "RLS dosing for "+id+" (choices.yaml)")
+		}
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("engine: knowledge base %s lacks %v", b.Meta.Version, missing)
 	}

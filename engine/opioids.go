@@ -19,9 +19,9 @@ func (ev *eval) ironAddressed() bool {
 // symptoms run through the day (long action), otherwise extended-release
 // oxycodone; whichever the patient has not declined. "" when both are.
 func (ev *eval) opioidChoice() string {
-	order := []string{"oxycodone", "methadone"}
+	order := ev.e.kb.Choices.OpioidOrder.Drugs
 	if isTrue(ev.p.Symptoms.DaytimeSymptoms) {
-		order = []string{"methadone", "oxycodone"}
+		order = ev.e.kb.Choices.OpioidOrderDaytime.Drugs
 	}
 	for _, id := range order {
 		if !ev.declined(id) {

@@ -38,6 +38,7 @@ type Base struct {
 	MonitorList   []*MonitorRule
 	ThresholdList []*Threshold
 	Codes         Codes
+	Choices       Choices
 	ClassList     []Class
 
 	classes map[string]*Class
@@ -50,6 +51,22 @@ type Base struct {
 	conflicts  map[string]*Conflict
 	monitors   map[string]*MonitorRule
 	thresholds map[string]*Threshold
+}
+
+// Choices are the preference orders used when several drugs are equally
+// recommended (choices.yaml).
+type Choices struct {
+	Alpha2DeltaOrder   Choice `yaml:"alpha2delta_order"`
+	OpioidOrder        Choice `yaml:"opioid_order"`
+	OpioidOrderDaytime Choice `yaml:"opioid_order_daytime"`
+}
+
+// Choice is an ordered list of drugs of one class, with its reasons.
+type Choice struct {
+	Drugs     []string `yaml:"drugs"`
+	Class     string   `yaml:"class"`
+	Sources   []string `yaml:"sources"`
+	Rationale string   `yaml:"rationale"`
 }
 
 // Meta describes this edition of the knowledge base.

@@ -121,6 +121,7 @@ func TestLoadReportsProblems(t *testing.T) {
 		{"increase a dopamine agonist", "rules/3_augmentation.yaml", "action: continue\n    target: dopamine_agonist", "action: increase\n    target: pramipexole", "never increase"},
 		{"unknown warning", "rules/9_warnings.yaml", "code: pregnancy,", "code: pregnant,", `unknown warning code "pregnant"`},
 		{"unused source", "sources.yaml", "sources:\n", "sources:\n  - {id: orphan, short: O, kind: review, year: 2020, citation: Orphan.}\n", `source "orphan" is never cited`},
+		{"choice of the wrong class", "choices.yaml", "drugs: [oxycodone, methadone]", "drugs: [oxycodone, gabapentin]", `"gabapentin" is not a drug of class opioid`},
 		{"duplicate brand", "drugs.yaml", "brands: [Lyrica]", "brands: [Lyrica, Neurontin]", `"Neurontin" is used by both`},
 	}
 	for _, tc := range tests {

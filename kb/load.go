@@ -111,8 +111,8 @@ func Load(fsys fs.FS) (*Base, error) {
 		Monitoring []*MonitorRule `yaml:"monitoring"`
 	}
 	names := []string{"meta.yaml", "classes.yaml", "sources.yaml", "guideline.yaml", "thresholds.yaml",
-		"drugs.yaml", "conflicts.yaml", "monitoring.yaml", "codes.yaml"}
-	targets := []any{&b.Meta, &classes, &files, &guideline, &thresholds, &drugs, &conflicts, &monitors, &b.Codes}
+		"drugs.yaml", "conflicts.yaml", "monitoring.yaml", "codes.yaml", "choices.yaml"}
+	targets := []any{&b.Meta, &classes, &files, &guideline, &thresholds, &drugs, &conflicts, &monitors, &b.Codes, &b.Choices}
 	nBase := len(names)
 	ruleFiles, err := fs.Glob(fsys, "rules/*.yaml")
 	sort.Strings(ruleFiles)
@@ -544,6 +544,19 @@ func (b *Base) validate(l *loader) {
 		if !condOK[cc.Condition] || cc.Source == "" {
 			l.addf("codes.yaml: conditions[%d]: unknown condition %q or no source", i, cc.Condition)
 		}
+	}
+	for name, c := range map[string]Choice{"alpha2delta_order": b.Choices.Alpha2DeltaOrder,
+		"opioid_order": b.Choices.OpioidOrder, "opioid_order_daytime": b.Choices.OpioidOrderDaytime} {
+		w := "choices.yaml: " + name
+		if len(c.Drugs) == 0 || c.Rationale == "" {
+			l.addf("%s: needs drugs and a rationale", w)
+		}
+		for _, id := range c.Drugs {
+			if d := b.drugs[id]; d == nil || d.Class != c.Class {
+				l.addf("%s: %q is not a drug of class %s", w, id, c.Class)
+			}
+		}
+		cite(w, c.Sources)
 	}
 	for i, pc := range b.Codes.Pregnancy {
 		cite("codes.yaml: pregnancy", []string{pc.Source})
