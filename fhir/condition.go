@@ -14,6 +14,7 @@ type condTable struct {
 	exact     map[string]ekbom.Condition // system|code (ICD-10-CM folded by icdKey)
 	families  []icdFamily
 	pregnancy map[string]ekbom.Pregnancy // system|code → state, from Codes.Pregnancy
+	rls       map[string]bool            // system|code of RLS itself, from Codes.Diagnosis
 }
 
 // icdFamily is an ICD-10-CM category whose every code maps to a condition
@@ -24,7 +25,18 @@ type icdFamily struct {
 }
 
 func newCondTable(b *kb.Base) condTable {
-	t := condTable{exact: map[string]ekbom.Condition{}, pregnancy: map[string]ekbom.Pregnancy{}}
+	t := condTable{exact: map[string]ekbom.Condition{}, pregnancy: map[string]ekbom.Pregnancy{}, rls: map[string]bool{}}
+	for _, dc := range b.Codes.Diagnosis {
+		if dc.Diagnosis != "rls" || !dc.Verified {
+			continue
+		}
+		for _, s := range dc.SNOMED {
+			t.rls[systemSNOMED+"|"+strings.TrimSpace(s)] = true
+		}
+		for _, s := range dc.ICD10CM {
+			t.rls[systemICD10CM+"|"+icdKey(s)] = true
+		}
+	}
 	for _, pc := range b.Codes.Pregnancy {
 		for _, s := range pc.SNOMED {
 			t.pregnancy[systemSNOMED+"|"+strings.TrimSpace(s)] = ekbom.Pregnancy(pc.State)
@@ -91,7 +103,7 @@ type pregCand struct {
 	name   string
 }
 
-// condition reads a comorbidity or a pregnancy.
+// condition reads a comorbidity, a pregnancy, or the RLS diagnosis itself.
 func (r *reader) condition(e *entry) {
 	var c condition
 	if !decode(r, e, &c) || !r.forPatient(e, c.Subject) {
@@ -134,6 +146,13 @@ func (r *reader) condition(e *entry) {
 	}
 	found := false
 	for _, cd := range c.Code.Coding {
+		if r.conds.rls[codeKey(cd.System, cd.Code)] {
+			if !found {
+				r.rls = append(r.rls, e.name())
+			}
+			found = true
+			continue
+		}
 		if state, ok := r.conds.pregnancy[codeKey(cd.System, cd.Code)]; ok {
 			r.preg = append(r.preg, pregCand{state: state, origin: e.path, name: e.name()})
 			found = true

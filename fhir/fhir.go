@@ -127,6 +127,12 @@ type Result struct {
 	// "symptoms", "age") to the FHIR JSON path of the resource it came
 	// from ("entry[7].resource").
 	Origin map[string]string
+	// RLS names the resources that show the patient has restless legs
+	// syndrome: active Conditions coding it (codes.yaml diagnosis) and
+	// answered ekbom questionnaires ("Condition/c1",
+	// "QuestionnaireResponse/q1"), in input order. Empty when the record
+	// shows neither; the CDS Hooks services then stay silent.
+	RLS []string
 }
 
 // Locate rewrites the problems of an *ekbom.ValidationError about
@@ -316,6 +322,7 @@ type reader struct {
 	qrs     []qrCand
 	condOut []condCand
 	preg    []pregCand
+	rls     []string // resources that show RLS is being managed
 }
 
 func newReader(b *kb.Base, opt Options) (*reader, error) {
@@ -491,7 +498,7 @@ func (r *reader) run() (*Result, error) {
 		}
 		r.note(t, "%d %s resource%s not read: ekbom does not use this resource type", n, t, s)
 	}
-	return &Result{Patient: r.p, Notes: r.notes, Unread: r.unread, Origin: r.origin}, nil
+	return &Result{Patient: r.p, Notes: r.notes, Unread: r.unread, Origin: r.origin, RLS: r.rls}, nil
 }
 
 // findPatient reads the one Patient of the input.

@@ -310,7 +310,8 @@ func TestConditions(t *testing.T) {
 		{"provisional kept", []string{cond(snomed, "13645005", verification("provisional"))}, []ekbom.Condition{ekbom.COPD}, "", ""},
 		{"abated", []string{cond(snomed, "13645005", `,"abatementDateTime":"2020-01-01"`)}, nil, "", "abated"},
 		{"future onset", []string{cond(snomed, "13645005", `,"onsetDateTime":"2027-01-01"`)}, nil, "", "after as_of"},
-		{"unknown code", []string{cond(snomed, "32914008", "")}, nil, "", "SNOMED CT 32914008"},
+		{"unknown code", []string{cond(snomed, "38341003", "")}, nil, "", "SNOMED CT 38341003"},
+		{"hypothyroidism, not RLS", []string{cond(snomed, "40930008", "")}, nil, "", "SNOMED CT 40930008"},
 		{"other patient", []string{cond(snomed, "13645005", `,"subject":{"reference":"Patient/other"}`)}, nil, "", "is not the patient"},
 		{"this patient", []string{cond(snomed, "13645005", `,"subject":{"reference":"https://ehr.example/fhir/Patient/p1"}`)}, []ekbom.Condition{ekbom.COPD}, "", ""},
 		{"pregnant snomed", []string{cond(snomed, "77386006", "")}, nil, ekbom.Pregnant, ""},
@@ -324,6 +325,45 @@ func TestConditions(t *testing.T) {
 			}
 			if res.Patient.Pregnancy != tc.pregnancy {
 				t.Errorf("pregnancy = %q, want %q", res.Patient.Pregnancy, tc.pregnancy)
+			}
+			wantNote(t, res, tc.note)
+		})
+	}
+}
+
+// TestRLSDiagnosis: Result.RLS names the active Conditions coding RLS
+// (codes.yaml diagnosis) and ekbom's answered questionnaires, and nothing
+// else; the CDS Hooks services stay silent when it is empty.
+func TestRLSDiagnosis(t *testing.T) {
+	b := defaultBase(t)
+	for _, tc := range []struct {
+		name      string
+		resources []string
+		want      []string
+		note      string
+	}{
+		{"snomed", []string{cond(snomed, "32914008", clinical("active"))}, []string{"Condition/c-32914008"}, ""},
+		{"icd, dot and case folded", []string{cond(icd, "g2581", "")}, []string{"Condition/c-g2581"}, ""},
+		{"both codes in one Condition", []string{`{"resourceType":"Condition","id":"c1","code":{"coding":[` +
+			`{"system":"http://snomed.info/sct","code":"32914008"},{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"G25.81"}]}}`},
+			[]string{"Condition/c1"}, ""},
+		{"RLS and a comorbidity", []string{cond(snomed, "32914008", ""), cond(snomed, "46177005", "")}, []string{"Condition/c-32914008"}, ""},
+		{"resolved", []string{cond(snomed, "32914008", clinical("resolved"))}, nil, "clinical status resolved"},
+		{"refuted", []string{cond(snomed, "32914008", verification("refuted"))}, nil, "verification status refuted"},
+		{"abated", []string{cond(icd, "G25.81", `,"abatementDateTime":"2020-01-01"`)}, nil, "abated"},
+		{"other patient", []string{cond(snomed, "32914008", `,"subject":{"reference":"Patient/other"}`)}, nil, "is not the patient"},
+		{"hypothyroidism code often mistaken for RLS", []string{cond(snomed, "40930008", "")}, nil, "SNOMED CT 40930008"},
+		{"other ICD-10-CM G25 code", []string{cond(icd, "G25.89", "")}, nil, "ICD-10-CM G25.89"},
+		{"ekbom questionnaire", []string{qr("q1", "2026-11-01", "")}, []string{"QuestionnaireResponse/q1"}, ""},
+		{"nothing", nil, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := read(t, b, tc.resources...)
+			if diff := cmp.Diff(tc.want, res.RLS); diff != "" {
+				t.Errorf("RLS (-want +got):\n%s", diff)
+			}
+			if tc.want != nil && strings.Contains(notes(res), "not a condition ekbom reads") {
+				t.Errorf("an RLS Condition is noted as unread: %s", notes(res))
 			}
 			wantNote(t, res, tc.note)
 		})

@@ -89,6 +89,7 @@ func (r *reader) questionnaireResponse(e *entry) {
 		}
 	}
 	r.qrs = append(r.qrs, qrCand{e: e, qr: qr, authored: instant(qr.Authored)})
+	r.rls = append(r.rls, e.name()) // ekbom's questionnaire is asked of RLS patients only
 }
 
 // finishQuestionnaire reads the newest response (the last of equally new

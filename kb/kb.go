@@ -314,6 +314,21 @@ type Codes struct {
 	Labs       []LabCode       `yaml:"labs"`
 	Conditions []ConditionCode `yaml:"conditions"`
 	Pregnancy  []StateCode     `yaml:"pregnancy"`
+	// Diagnosis holds the codes of restless legs syndrome itself: the
+	// CDS Hooks services answer only for patients whose record codes it
+	// (or who answered ekbom's questionnaire).
+	Diagnosis []DiagnosisCode `yaml:"diagnosis"`
+}
+
+// DiagnosisCode maps SNOMED CT and ICD-10-CM codes to a diagnosis ekbom
+// is for (only "rls").
+type DiagnosisCode struct {
+	Diagnosis string   `yaml:"diagnosis"`
+	SNOMED    []string `yaml:"snomed"`
+	ICD10CM   []string `yaml:"icd10cm"`
+	Verified  bool     `yaml:"verified"`
+	Source    string   `yaml:"source"`
+	Note      string   `yaml:"note"`
 }
 
 // StateCode maps SNOMED CT and ICD-10-CM codes to a pregnancy state.

@@ -564,6 +564,21 @@ func (b *Base) validate(l *loader) {
 			l.addf("codes.yaml: pregnancy[%d]: needs state pregnant|lactating and at least one code", i)
 		}
 	}
+	rls := 0
+	for i, dc := range b.Codes.Diagnosis {
+		cite("codes.yaml: diagnosis", []string{dc.Source})
+		switch {
+		case dc.Diagnosis != "rls" || len(dc.SNOMED)+len(dc.ICD10CM) == 0:
+			l.addf("codes.yaml: diagnosis[%d]: needs diagnosis rls and at least one code", i)
+		case !dc.Verified:
+			l.addf("codes.yaml: diagnosis[%d]: codes that decide whether a patient is served must be verified", i)
+		default:
+			rls++
+		}
+	}
+	if rls == 0 {
+		l.addf("codes.yaml: diagnosis: no verified codes for rls (the CDS Hooks services would serve nobody)")
+	}
 	for _, s := range b.SourceList {
 		if !used[s.ID] {
 			l.addf("sources.yaml: source %q is never cited", s.ID)
