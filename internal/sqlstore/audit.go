@@ -28,8 +28,7 @@ func (s *Store) AppendAudit(ctx context.Context, e ekbom.AuditEntry) error {
 	if at.IsZero() {
 		at = s.now()
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO audit_log (at, actor, action, entity, entity_id, detail) VALUES (?, ?, ?, ?, ?, ?)`),
-		s.timeArg(at), e.Actor, e.Action, e.Entity, e.EntityID, e.Detail)
+	_, err := s.st.audit.ExecContext(ctx, s.timeArg(at), e.Actor, e.Action, e.Entity, e.EntityID, e.Detail)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append audit: %w", err)
 	}

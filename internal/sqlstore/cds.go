@@ -59,37 +59,45 @@ func (s *Store) SaveCardsServed(ctx context.Context, b ekbom.CardBatch) error {
 	if err := verr.Err(); err != nil {
 		return fmt.Errorf("sqlstore: save cards served: %w", err)
 	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertCardBatch(ctx, tx, &b) })
+	if err != nil {
+		return fmt.Errorf("sqlstore: save cards served: %w", err)
+	}
+	return nil
+}
+
+// insertCardBatch writes a validated card batch, its cards and its audit
+// entry in tx.
+func (s *Store) insertCardBatch(ctx context.Context, tx *sql.Tx, b *ekbom.CardBatch) error {
 	var plan any
 	if len(b.Plan) > 0 {
 		plan = string(b.Plan)
 	}
 	now := s.now()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO cds_batches
-	(id, service_id, hook, hook_instance, patient_ref, actor, engine_version, knowledge_version, plan, created_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			b.ID, b.ServiceID, b.Hook, b.HookInstance, b.PatientRef, b.Actor, b.EngineVersion, b.KnowledgeVersion, plan, s.timeArg(now))
-		if err != nil {
-			if s.d.IsUniqueViolation(err) {
-				return fmt.Errorf("batch %s exists: %w", b.ID, ekbom.ErrConflict)
-			}
+	_, err := tx.StmtContext(ctx, s.st.batch).ExecContext(ctx,
+		b.ID, b.ServiceID, b.Hook, b.HookInstance, b.PatientRef, b.Actor, b.EngineVersion, b.KnowledgeVersion, plan, s.timeArg(now))
+	if err != nil {
+		if s.d.IsUniqueViolation(err) {
+			return fmt.Errorf("batch %s exists: %w", b.ID, ekbom.ErrConflict)
+		}
+		return err
+	}
+	// The cards go in one INSERT of several rows (several INSERTs beyond
+	// maxCardsPerInsert cards).
+	args := make([]any, 0, 5*min(len(b.Cards), maxCardsPerInsert))
+	for start := 0; start < len(b.Cards); start += maxCardsPerInsert {
+		chunk := b.Cards[start:min(start+maxCardsPerInsert, len(b.Cards))]
+		args = args[:0]
+		for i, c := range chunk {
+			args = append(args, b.ID, start+i, c.UUID, c.Summary, c.Indicator)
+		}
+		if _, err := tx.StmtContext(ctx, s.st.cards[len(chunk)-1]).ExecContext(ctx, args...); err != nil {
 			return err
 		}
-		for i, c := range b.Cards {
-			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO cds_cards (batch_id, position, uuid, summary, indicator) VALUES (?, ?, ?, ?, ?)`),
-				b.ID, i, c.UUID, c.Summary, c.Indicator)
-			if err != nil {
-				return err
-			}
-		}
-		detail := fmt.Sprintf("hook=%s service=%s instance=%s engine=%s kb=%s cards=%d",
-			b.Hook, b.ServiceID, b.HookInstance, b.EngineVersion, b.KnowledgeVersion, len(b.Cards))
-		return s.audit(ctx, tx, now, b.Actor, "serve", "cds", b.ID, detail)
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: save cards served: %w", err)
 	}
-	return nil
+	detail := fmt.Sprintf("hook=%s service=%s instance=%s engine=%s kb=%s cards=%d",
+		b.Hook, b.ServiceID, b.HookInstance, b.EngineVersion, b.KnowledgeVersion, len(b.Cards))
+	return s.audit(ctx, tx, now, b.Actor, "serve", "cds", b.ID, detail)
 }
 
 // GetCardBatch returns a card batch with its cards in the order served.

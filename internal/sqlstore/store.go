@@ -49,6 +49,7 @@ type Store struct {
 	db   *sql.DB // writes and transactions
 	read *sql.DB // reads outside transactions; may be db
 	d    Dialect
+	st   stmts // prepared by New
 
 	mu   sync.Mutex
 	last time.Time // last time handed out by now
@@ -67,6 +68,9 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opt Options) (*Store, error
 		s.read = opt.ReadDB
 	}
 	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -91,9 +95,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connection pools.
+// Close closes the prepared statements and the connection pools.
 func (s *Store) Close() error {
-	var errs []error
+	errs := []error{s.st.close()}
 	if s.read != s.db {
 		errs = append(errs, s.read.Close())
 	}
@@ -149,8 +153,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // audit appends an audit entry inside tx.
 func (s *Store) audit(ctx context.Context, tx *sql.Tx, at time.Time, actor, action, entity, id, detail string) error {
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (at, actor, action, entity, entity_id, detail) VALUES (?, ?, ?, ?, ?, ?)`),
-		s.timeArg(at), actor, action, entity, id, detail)
+	_, err := tx.StmtContext(ctx, s.st.audit).ExecContext(ctx, s.timeArg(at), actor, action, entity, id, detail)
 	if err != nil {
 		return fmt.Errorf("write audit entry: %w", err)
 	}
