@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"ekbom"
@@ -44,5 +45,37 @@ func BenchmarkReadAndEvaluate(b *testing.B) {
 		if _, err := e.Evaluate(p); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkEvaluateVignettes measures engine.Evaluate across the 50
+// vignette patients (testdata/vignettes): each op is one patient, in turn,
+// so ns/op is the mean over a mix of simple and complex records rather
+// than the heavy main example alone.
+func BenchmarkEvaluateVignettes(b *testing.B) {
+	e := newEngine(b)
+	files, _ := filepath.Glob("../testdata/vignettes/*/patient.yaml")
+	if len(files) == 0 {
+		b.Fatal("no vignettes")
+	}
+	var patients []*ekbom.Patient
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := intake.Read(data, "", e.KB(), intake.Options{Today: ekbom.DateOf(2026, 11, 21)})
+		if err != nil {
+			b.Fatalf("%s: %v", f, err)
+		}
+		patients = append(patients, p)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := e.Evaluate(patients[i%len(patients)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
