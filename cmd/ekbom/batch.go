@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,13 +17,20 @@ import (
 	"ekbom/internal/bulk"
 )
 
-const batchUsage = "usage: ekbom batch [-out DIR] [-as-of YYYY-MM-DD] [-workers N] [-tmp DIR] [-progress auto|bar|lines|off] INPUT_DIR|FILE|-"
+const batchUsage = `usage: ekbom batch [-out DIR] [-as-of YYYY-MM-DD] [-shard i/N] [-workers N] [-tmp DIR] [-progress auto|bar|lines|off] INPUT_DIR|FILE|-
+       ekbom batch merge -out DIR SHARD_DIR...`
+
+const batchMergeUsage = "usage: ekbom batch merge -out DIR SHARD_DIR..."
 
 // cmdBatch plans every patient of a FHIR Bulk Data export (see package
-// bulk). Problems in the export are reported in DIR/problems.ndjson and the
-// report; the exit status is 0 whenever the run completes, 1 when the output
-// cannot be written, 2 for bad usage.
+// bulk), or one shard of them (-shard); `ekbom batch merge` puts the shards'
+// outputs together. Problems in the export are reported in
+// DIR/problems.ndjson and the report; the exit status is 0 whenever the run
+// completes, 1 when the output cannot be written, 2 for bad usage.
 func cmdBatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "merge" {
+		return cmdBatchMerge(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("batch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "ekbom-batch-out", "output directory: plans.ndjson, problems.ndjson, summary.csv, care-*.csv, report.html")
@@ -29,9 +38,11 @@ func cmdBatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", 0, "goroutines planning patients (default: the number of CPUs)")
 	tmp := fs.String("tmp", "", "directory for the temporary partition files, which need about the uncompressed size of the export (default: the system's)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (a bar on a terminal, plain lines otherwise), bar, lines or off")
+	shardFlag := fs.String("shard", "", "plan only shard i of N (0 ≤ i < N) of the export, e.g. 0/3: the patients whose id hash falls in it;\nrun every shard (on any machines) over the same export, then put them together with ekbom batch merge")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, batchUsage)
 		fmt.Fprintln(stderr, "\nINPUT_DIR holds the NDJSON files of a FHIR Bulk Data export (Patient.ndjson, Observation.ndjson, …, possibly .gz);\n- reads one mixed NDJSON stream (possibly gzipped) from stdin.")
+		fmt.Fprintln(stderr, "\nWith -shard i/N each run reads the whole export but plans only its shard's patients; shard 0 also reports\nwhat belongs to no patient (bad lines, orphans, truncated files). `ekbom batch merge -h` tells how to merge.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(interleaved(args)); err != nil {
@@ -53,6 +64,15 @@ func cmdBatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *workers < 0 {
 		fmt.Fprintln(stderr, "-workers: must not be negative")
 		return 2
+	}
+	var shard bulk.Shard
+	if flagSet(fs, "shard") {
+		sh, err := parseShard(*shardFlag)
+		if err != nil {
+			fmt.Fprintf(stderr, "-shard: %v\n", err)
+			return 2
+		}
+		shard = sh
 	}
 	var inputs []bulk.Input
 	var ignored []string
@@ -78,7 +98,7 @@ func cmdBatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	opt := bulk.Options{AsOf: day, Workers: *workers, TempDir: *tmp, Ignored: ignored}
+	opt := bulk.Options{AsOf: day, Workers: *workers, TempDir: *tmp, Ignored: ignored, Shard: shard}
 	switch *progress {
 	case "off":
 	case "auto", "bar", "lines":
@@ -100,21 +120,113 @@ func cmdBatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ekbom: batch: %v\n", err)
 		return 1
 	}
+	what := "ekbom batch"
+	if shard.Count > 1 {
+		what += " -shard " + shard.String()
+	}
+	printBatchSummary(stdout, what, s)
+	fmt.Fprintf(stdout, "%.1f s, %.0f patients/s, %.1f MB/s of NDJSON (%.1f MB, %.1f MB as stored)\n", s.Elapsed.Seconds(), s.Rate(),
+		float64(s.DataBytes)/1e6/max(s.Elapsed.Seconds(), 1e-9), float64(s.DataBytes)/1e6, float64(s.Bytes)/1e6)
+	printBatchFiles(stdout, s, *out)
+	return 0
+}
+
+// flagSet reports whether the flag was given (even as "").
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// parseShard reads a -shard value, "i/N" with 0 ≤ i < N.
+func parseShard(v string) (bulk.Shard, error) {
+	i, n, ok := strings.Cut(v, "/")
+	if !ok {
+		return bulk.Shard{}, fmt.Errorf("%q: want i/N, the shard's index and the number of shards, e.g. 0/3 for the first of 3", v)
+	}
+	index, err := strconv.Atoi(i)
+	if err != nil {
+		return bulk.Shard{}, fmt.Errorf("%q: the index %q is not a whole number", v, i)
+	}
+	count, err := strconv.Atoi(n)
+	if err != nil {
+		return bulk.Shard{}, fmt.Errorf("%q: the number of shards %q is not a whole number", v, n)
+	}
+	if count < 1 {
+		return bulk.Shard{}, fmt.Errorf("%q: the number of shards must be at least 1", v)
+	}
+	if index < 0 || index >= count {
+		return bulk.Shard{}, fmt.Errorf("%q: the index must be from 0 to %d (shards are numbered 0 to N-1)", v, count-1)
+	}
+	return bulk.Shard{Index: index, Count: count}, nil
+}
+
+// cmdBatchMerge puts the output directories of the shards of one export
+// together (bulk.Merge). The exit status is 0 when the merged output is
+// written, 2 for bad usage or shards that do not fit together, 1 when the
+// output cannot be written.
+func cmdBatchMerge(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("batch merge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "output directory (required): must not exist or be empty; written in a temporary directory beside it and renamed at the end")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, batchMergeUsage)
+		fmt.Fprint(stderr, `
+Merges the output directories of ekbom batch -shard 0/N … N-1/N, run over the same export, into what one
+ekbom batch over the whole export writes: plans.ndjson, problems.ndjson and the care-list CSVs in the same
+order (problems of no patient first, then by patient-id hash and id), summary.csv with the counts added up,
+and report.html made from it. In summary.csv workers, partitions and elapsed_seconds_total are summed over the
+shards; elapsed_seconds and the read, dedupe and plan times are the slowest shard's (the wall time when the
+shards run side by side), and the rates are taken over elapsed_seconds; shard_index is "all".
+It refuses shards that do not fit together: a shard missing or given twice, different N, as-of dates,
+engine or knowledge-base versions or exports, or a shard whose files disagree with its summary.
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(interleaved(args)); err != nil {
+		return 2
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "-out: required: the directory to write the merged output into")
+		fmt.Fprintln(stderr, batchMergeUsage)
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, batchMergeUsage)
+		return 2
+	}
+	s, err := bulk.Merge(fs.Args(), *out, bulk.MergeOptions{})
+	if err != nil {
+		fmt.Fprintf(stderr, "ekbom: batch merge: %v\n", err)
+		if errors.Is(err, ekbom.ErrInvalid) {
+			return 2
+		}
+		return 1
+	}
+	printBatchSummary(stdout, fmt.Sprintf("ekbom batch merge: %d shards", s.Shard.Count), s)
+	fmt.Fprintf(stdout, "slowest shard %.1f s, all shards %.1f s\n", s.Elapsed.Seconds(), s.ElapsedTotal.Seconds())
+	printBatchFiles(stdout, s, *out)
+	return 0
+}
+
+// printBatchSummary prints the counts of a run or a merge.
+func printBatchSummary(w io.Writer, what string, s *bulk.Summary) {
 	var problems int64
 	for _, n := range s.Problems {
 		problems += n
 	}
-	fmt.Fprintf(stdout, "ekbom batch: %d patients: %d plans, %d invalid, %d out of scope, %d failed; %d groups of resources without their Patient; %d problems\n",
-		s.Patients, s.Planned, s.Invalid, s.OutOfScope, s.Failed, s.MissingPatient, problems)
-	fmt.Fprintf(stdout, "%.1f s, %.0f patients/s, %.1f MB/s of NDJSON (%.1f MB, %.1f MB as stored)\n", s.Elapsed.Seconds(), s.Rate(),
-		float64(s.DataBytes)/1e6/max(s.Elapsed.Seconds(), 1e-9), float64(s.DataBytes)/1e6, float64(s.Bytes)/1e6)
-	fmt.Fprintf(stdout, "wrote %s: plans.ndjson, problems.ndjson, summary.csv, report.html", filepath.Clean(*out))
+	fmt.Fprintf(w, "%s: %d patients: %d plans, %d invalid, %d out of scope, %d failed; %d groups of resources without their Patient; %d problems\n",
+		what, s.Patients, s.Planned, s.Invalid, s.OutOfScope, s.Failed, s.MissingPatient, problems)
+}
+
+// printBatchFiles prints the files written and the disclaimer.
+func printBatchFiles(w io.Writer, s *bulk.Summary, out string) {
+	fmt.Fprintf(w, "wrote %s: plans.ndjson, problems.ndjson, summary.csv, report.html", filepath.Clean(out))
 	for _, l := range s.CareLists {
-		fmt.Fprintf(stdout, ", %s", l.File)
+		fmt.Fprintf(w, ", %s", l.File)
 	}
-	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, "ekbom supports clinical judgement; it is not a medical device.")
-	return 0
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "ekbom supports clinical judgement; it is not a medical device.")
 }
 
 // isTerminal reports whether w is a terminal (a character device).

@@ -239,3 +239,139 @@ func TestBatchAndSynthUsage(t *testing.T) {
 		t.Errorf("usage lacks batch and synth:\n%s", stdout)
 	}
 }
+
+// summaryCounts reads summary.csv without the figures of the run itself and
+// the shard rows.
+func summaryCounts(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "summary.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		k, v, _ := strings.Cut(l, ",")
+		switch k {
+		case "workers", "partitions", "elapsed_seconds", "elapsed_seconds_total", "read_seconds", "dedupe_seconds",
+			"plan_seconds", "patients_per_second", "mb_per_second", "shard_index", "shard_count":
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// TestBatchShardsAndMerge runs a noisy gzipped export (with a file cut
+// short) whole, as 3 shards merged, and as the one shard 0/1: the merged
+// files must be the whole run's, byte for byte, and its counts the same.
+func TestBatchShardsAndMerge(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errs := runCmd(t, nil, "synth", "-n", "300", "-seed", "9", "-noise", "0.02", "-gzip", "-as-of", testAsOf, "-out", dir); code != 0 {
+		t.Fatalf("synth: exit %d: %s", code, errs)
+	}
+	cut := filepath.Join(dir, "Condition.ndjson.gz")
+	data, err := os.ReadFile(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cut, data[:len(data)*2/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	batch := func(args ...string) string {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "out")
+		args = append([]string{"batch", "-as-of", testAsOf, "-progress", "off", "-tmp", t.TempDir(), "-out", out}, args...)
+		if code, stdout, errs := runCmd(t, nil, append(args, dir)...); code != 0 {
+			t.Fatalf("%v: exit %d: %s\n%s", args, code, stdout, errs)
+		}
+		return out
+	}
+	whole := batch()
+	shards := []string{batch("-shard", "2/3"), batch("-shard", "0/3"), batch("-shard=1/3")}
+	merged := filepath.Join(t.TempDir(), "merged")
+	code, stdout, errs := runCmd(t, nil, append([]string{"batch", "merge", "-out", merged}, shards...)...)
+	if code != 0 {
+		t.Fatalf("merge: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(string(stdout), "ekbom batch merge: 3 shards: "+summaryCounts(t, whole)["patients"]+" patients") {
+		t.Errorf("merge stdout:\n%s", stdout)
+	}
+	one := batch("-shard", "0/1")
+	for _, got := range []string{merged, one} {
+		for _, f := range []string{"plans.ndjson", "problems.ndjson", "care-augmentation.csv", "care-no_recent_ferritin.csv",
+			"care-exacerbating_drugs.csv", "care-dopamine_agonist_above_max.csv", "care-opioid_gabapentinoid_untreated_osa.csv"} {
+			w, _ := os.ReadFile(filepath.Join(whole, f))
+			g, err := os.ReadFile(filepath.Join(got, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(w, g) {
+				t.Errorf("%s: %s differs from the whole run's (%d bytes, want %d)", got, f, len(g), len(w))
+			}
+		}
+		if diff := cmp.Diff(summaryCounts(t, whole), summaryCounts(t, got)); diff != "" {
+			t.Errorf("%s: summary.csv counts differ (-whole +got):\n%s", got, diff)
+		}
+	}
+	problems, _ := os.ReadFile(filepath.Join(whole, "problems.ndjson"))
+	for _, kind := range []string{`"truncated_file"`, `"bad_json"`, `"duplicate_id"`, `"no_patient_reference"`, `"missing_patient"`} {
+		if !bytes.Contains(problems, []byte(kind)) {
+			t.Errorf("the export has no %s problem", kind)
+		}
+	}
+
+	t.Run("refused", func(t *testing.T) {
+		notEmpty := t.TempDir()
+		os.WriteFile(filepath.Join(notEmpty, "x"), nil, 0o644)
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{shards[0], shards[1]}, "shard 1/3 missing"}, // shards[0] is 2/3
+			{[]string{shards[0], shards[1], shards[2], shards[1]}, "shard 0/3 given twice"},
+			{[]string{shards[0], shards[1], whole}, "different shard counts"},
+			{[]string{merged}, "is a merged output"},
+		} {
+			out := filepath.Join(t.TempDir(), "m")
+			code, _, errs := runCmd(t, nil, append([]string{"batch", "merge", "-out", out}, tc.args...)...)
+			if code != 2 || !strings.Contains(errs, tc.want) {
+				t.Errorf("merge %v: exit %d, stderr %q; want 2 and %q", tc.args, code, errs, tc.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("merge %v: wrote %s", tc.args, out)
+			}
+		}
+		code, _, errs := runCmd(t, nil, append([]string{"batch", "merge", "-out", notEmpty}, shards...)...)
+		if code != 2 || !strings.Contains(errs, "not empty") {
+			t.Errorf("merge into a directory in use: exit %d, %s", code, errs)
+		}
+	})
+}
+
+func TestBatchShardAndMergeUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"batch", "-shard", "3", "-"}, "-shard: \"3\": want i/N"},
+		{[]string{"batch", "-shard", "", "-"}, "-shard: \"\": want i/N"},
+		{[]string{"batch", "-shard", "a/3", "-"}, "-shard: \"a/3\": the index \"a\" is not a whole number"},
+		{[]string{"batch", "-shard", "1/b", "-"}, "-shard: \"1/b\": the number of shards \"b\""},
+		{[]string{"batch", "-shard", "3/3", "-"}, "-shard: \"3/3\": the index must be from 0 to 2"},
+		{[]string{"batch", "-shard", "-1/3", "-"}, "-shard: \"-1/3\": the index must be from 0 to 2"},
+		{[]string{"batch", "-shard=-1/3", "-"}, "-shard: \"-1/3\": the index must be from 0 to 2"},
+		{[]string{"batch", "-shard", "0/0", "-"}, "-shard: \"0/0\": the number of shards must be at least 1"},
+		{[]string{"batch", "merge"}, "-out: required"},
+		{[]string{"batch", "merge", "-out", filepath.Join(t.TempDir(), "m")}, "usage: ekbom batch merge"},
+		{[]string{"batch", "merge", "-out", filepath.Join(t.TempDir(), "m"), t.TempDir()}, "summary.csv"},
+	} {
+		code, _, errs := runCmd(t, nil, tc.args...)
+		if code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errs, tc.want)
+		}
+	}
+	code, stdout, _ := runCmd(t, nil, "help")
+	if code != 0 || !strings.Contains(string(stdout), "-shard i/N") || !strings.Contains(string(stdout), "ekbom batch merge -out DIR") {
+		t.Errorf("usage lacks -shard and merge:\n%s", stdout)
+	}
+}

@@ -3,6 +3,7 @@
 //
 //	ekbom assess patient.yaml          a plan for one patient (JSON or YAML; - reads stdin)
 //	ekbom batch export/                plans for every patient of a FHIR Bulk Data export, with a report
+//	ekbom batch merge -out DIR s0 s1   put together the outputs of ekbom batch -shard 0/2 and 1/2
 //	ekbom synth -n 1000 -out export/   a synthetic FHIR Bulk Data export
 //	ekbom kb [section] [id]            browse the knowledge base
 //	ekbom irls 3 3 2 4 3 3 4 2 3 2     score the ten IRLS items
@@ -25,7 +26,8 @@ const usage = `ekbom — decision support for refractory restless legs syndrome 
 usage:
   ekbom assess [-format text|markdown|json] [-as-of YYYY-MM-DD] FILE|-
                (a patient record in JSON or YAML, or a FHIR R4 Bundle, detected automatically)
-  ekbom batch [-out DIR] [-as-of YYYY-MM-DD] [-workers N] [-tmp DIR] [-progress auto|bar|lines|off] INPUT_DIR|FILE|-
+  ekbom batch [-out DIR] [-as-of YYYY-MM-DD] [-shard i/N] [-workers N] [-tmp DIR] [-progress auto|bar|lines|off] INPUT_DIR|FILE|-
+  ekbom batch merge -out DIR SHARD_DIR...      (the outputs of -shard 0/N … N-1/N, as one run over the export)
   ekbom synth -n N [-seed S] [-out DIR|-] [-gzip] [-as-of YYYY-MM-DD] [-noise FRACTION]
   ekbom kb [recommendations|rules|drugs|sources|conflicts|thresholds] [ID] [-format text|json]
   ekbom irls [-format text|json] ITEM1 … ITEM10

@@ -64,12 +64,27 @@
 // partition that turns out more than twice the target is split by the next
 // hash bits before it is loaded, so memory stays bounded either way.
 //
+// # Shards
+//
+// An export too big for one machine is planned in N shards (Options.Shard,
+// `ekbom batch -shard i/N`): every shard reads the whole export, but files
+// and plans only the patients whose id falls in its share of the hash
+// space (ShardOf), so every patient is planned by exactly one shard. Shared
+// Medications are kept by every shard; repeats are found over the whole
+// export (the id records of pass 1 cover every line, 32 bytes each); what
+// belongs to no patient is counted and reported by shard 0 only. Merge
+// puts the shards' directories together into the output of one run over
+// the whole export: the same plans, problems and care lists in the same
+// order and bytes, the counts added up. Pass 1 (reading, gunzip and the
+// header scan) is not divided between the shards; pass 2 is.
+//
 // # Output
 //
 // Run writes into a directory: plans.ndjson (one plan per line: the
 // contract's plan shape with a "patient" field, the patient reference,
-// first), problems.ndjson, summary.csv (metric,value), one CSV per care list
-// (care-<id>.csv) and report.html (self-contained, inline SVG charts).
+// first), problems.ndjson, summary.csv (metric,value; Summary.metrics says
+// what each row is), one CSV per care list (care-<id>.csv) and report.html
+// (self-contained, inline SVG charts).
 package bulk
 
 import (
@@ -126,6 +141,9 @@ type Options struct {
 	// Ignored lists input files that were not read (DirInputs); they are
 	// named in the report.
 	Ignored []string
+	// Shard makes the run plan only the patients of one shard of the
+	// export (see Shard); the zero value plans them all.
+	Shard Shard
 }
 
 // Progress is a snapshot of a run.
@@ -147,13 +165,21 @@ type Summary struct {
 	AsOf             ekbom.Date
 	EngineVersion    string
 	KnowledgeVersion string
-	Inputs           []string
-	Ignored          []string
-	Bytes            int64 // input as stored (compressed for gzip)
-	DataBytes        int64 // input uncompressed: the NDJSON lines
-	Lines            int64
-	Resources        int64            // resources filed under a patient or shared
-	ResourceTypes    map[string]int64 // by resourceType
+	// Shard is the shard of the export the run covered ({0 1} for the
+	// whole export). Merged marks the summary Merge makes of all
+	// Shard.Count shards (Shard.Index is then 0).
+	Shard  Shard
+	Merged bool
+	Inputs []string
+	// InputSizes are the sizes of Inputs as stored, in bytes (0 when
+	// unknown, e.g. stdin).
+	InputSizes    []int64
+	Ignored       []string
+	Bytes         int64 // input as stored (compressed for gzip)
+	DataBytes     int64 // input uncompressed: the NDJSON lines
+	Lines         int64
+	Resources     int64            // resources filed under a patient of the shard, or shared (shard 0)
+	ResourceTypes map[string]int64 // by resourceType
 	// Patients is the number of patients with a Patient resource; each is
 	// Planned, Invalid, OutOfScope or Failed.
 	Patients, Planned, Invalid, OutOfScope, Failed int64
@@ -173,6 +199,9 @@ type Summary struct {
 	Workers         int
 	Partitions      int
 	Elapsed         time.Duration
+	// ElapsedTotal is the sum of the shards' Elapsed in a merged summary
+	// (the machine time spent); Elapsed itself for one run.
+	ElapsedTotal time.Duration
 	// ReadTime, DedupeTime and PlanTime are the times of pass 1, the
 	// dedupe step and pass 2.
 	ReadTime, DedupeTime, PlanTime time.Duration
@@ -204,9 +233,12 @@ type run struct {
 	care            []*careSink
 	ferritinMaxDays int
 
+	shard          Shard // Count ≥ 1
+	exportPatients int64 // Patient lines in the whole export (every shard)
+
 	phase                     atomic.Value // string
 	bytesIn, lines            atomic.Int64
-	patientsDone, patientsAll atomic.Int64
+	patientsDone, patientsAll atomic.Int64 // of this shard
 	start                     time.Time
 }
 
@@ -218,6 +250,10 @@ type run struct {
 func Run(ctx context.Context, inputs []Input, outDir string, opt Options) (*Summary, error) {
 	if opt.AsOf.IsZero() {
 		return nil, errors.New("bulk: Options.AsOf is required")
+	}
+	shard, err := opt.Shard.normalize()
+	if err != nil {
+		return nil, fmt.Errorf("bulk: Options.Shard: %w", err)
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
@@ -259,14 +295,15 @@ func Run(ctx context.Context, inputs []Input, outDir string, opt Options) (*Summ
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &run{ctx: ctx, cancel: cancel, opt: opt, b: b, e: e, tmp: tmp, out: outDir, inputs: inputs,
-		shared: map[string]*sharedMed{}, idh: newIDHasher(), start: time.Now()}
+		shared: map[string]*sharedMed{}, idh: newIDHasher(), shard: shard, start: time.Now()}
 	r.phase.Store("read")
-	r.sum = &Summary{AsOf: opt.AsOf, EngineVersion: ekbom.EngineVersion, KnowledgeVersion: b.Meta.Version,
+	r.sum = &Summary{AsOf: opt.AsOf, EngineVersion: ekbom.EngineVersion, KnowledgeVersion: b.Meta.Version, Shard: shard,
 		Ignored: opt.Ignored, ResourceTypes: map[string]int64{}, Status: map[string]int64{}, Pathway: map[string]int64{},
 		Band: map[string]int64{}, Warnings: map[string]int64{}, Findings: map[string]int64{}, Rules: map[string]int64{},
 		Recommendations: map[string]int64{}, Workers: opt.Workers}
 	for _, in := range inputs {
 		r.sum.Inputs = append(r.sum.Inputs, in.Name)
+		r.sum.InputSizes = append(r.sum.InputSizes, in.Size)
 	}
 
 	pf, err := os.Create(filepath.Join(outDir, "problems.ndjson"))
@@ -298,6 +335,7 @@ func Run(ctx context.Context, inputs []Input, outDir string, opt Options) (*Summ
 	r.sum.Problems = r.problems.counts
 	r.sum.ProblemSamples = r.problems.samples
 	r.sum.Elapsed = time.Since(r.start)
+	r.sum.ElapsedTotal = r.sum.Elapsed
 	if err := r.writeReports(); err != nil {
 		return nil, err
 	}
@@ -315,7 +353,7 @@ func (r *run) all() error {
 		}
 	}
 	r.reportShared()
-	if r.patientsAll.Load() == 0 {
+	if r.exportPatients == 0 && r.ownsUnfiled() {
 		r.problems.add(Problem{Kind: KindNoPatients, Message: "the export holds no Patient resource: no plan can be made (is Patient.ndjson missing?)"})
 	}
 	r.sum.ReadTime = time.Since(r.start)
@@ -334,21 +372,25 @@ func (r *run) all() error {
 }
 
 // partition chooses the number of partitions from the expected size of the
-// input: a power of two, so that partition i is the i-th hash range.
+// input: a power of two, so that partition i is the i-th hash range. A
+// shard files about 1/Count of the export, in as many fewer partitions;
+// the id records cover the whole export in every shard, so their number
+// of partitions is that of a run over the whole export.
 func (r *run) partition() {
 	est := estimate(r.inputs)
-	n := int64(256) // unknown size (a stream): partitions that are too big are split in pass 2
+	whole := int64(256) // unknown size (a stream): partitions that are too big are split in pass 2
 	if est > 0 {
-		n = max(1, (est+r.opt.PartitionBytes-1)/r.opt.PartitionBytes)
+		whole = max(1, (est+r.opt.PartitionBytes-1)/r.opt.PartitionBytes)
 	}
-	n = min(n, 1024)
+	whole = min(whole, 1024)
+	n := (whole + int64(r.shard.Count) - 1) / int64(r.shard.Count)
 	r.bits = uint(bits.Len64(uint64(n - 1))) // 2^bits ≥ n
 	p := 1 << r.bits
 	r.parts = make([]*spill, p)
 	for i := range r.parts {
 		r.parts[i] = &spill{path: filepath.Join(r.tmp, fmt.Sprintf("part-%04d", i))}
 	}
-	q := max(1, p/16)
+	q := max(1, 1<<bits.Len64(uint64(whole-1))/16)
 	r.ids = make([]*spill, q)
 	for i := range r.ids {
 		r.ids[i] = &spill{path: filepath.Join(r.tmp, fmt.Sprintf("ids-%04d", i))}
@@ -412,9 +454,11 @@ type chunkResult struct {
 	lines    int64
 	bytes    int64 // uncompressed, newlines included
 	types    map[string]int64
-	patients int64
-	problems []Problem
-	err      error
+	patients int64 // Patient lines of this shard
+	// exportPatients counts the Patient lines of every shard.
+	exportPatients int64
+	problems       []Problem
+	err            error
 }
 
 func (r *run) pass1() error {
@@ -478,8 +522,11 @@ func (r *run) pass1() error {
 				r.sum.Resources += n
 			}
 			r.patientsAll.Add(c.patients)
-			for _, p := range c.problems {
-				r.problems.add(p)
+			r.exportPatients += c.exportPatients
+			if r.ownsUnfiled() { // the problems of lines and files: no patient's
+				for _, p := range c.problems {
+					r.problems.add(p)
+				}
 			}
 			next++
 			<-window
@@ -538,6 +585,10 @@ var sharedTypes = map[string]bool{
 }
 
 // scanLine files one line; it returns a problem for a line it cannot file.
+// A line about a patient of another shard is not filed, but its type and id
+// still go to the id partitions, so that a repeat is found whichever shards
+// the two copies fall in. Resources that belong to no patient (shared
+// Medications, Practitioners, …) are counted by shard 0 only.
 func (r *run) scanLine(file int, no int64, line []byte, res *chunkResult, buf *[]byte) *Problem {
 	h, err := scanHeader(line)
 	if err != nil {
@@ -559,8 +610,10 @@ func (r *run) scanLine(file int, no int64, line []byte, res *chunkResult, buf *[
 			return &Problem{Kind: KindNoID, Resource: h.typ, Message: fmt.Sprintf("a %s without id cannot be linked to anything: not read", h.typ)}
 		}
 	}
-	res.types[h.typ]++
 	if h.typ == "Medication" {
+		if r.ownsUnfiled() {
+			res.types[h.typ]++
+		}
 		return r.addShared(file, no, h.id, line)
 	}
 	pid := h.id
@@ -568,28 +621,37 @@ func (r *run) scanLine(file int, no int64, line []byte, res *chunkResult, buf *[
 		id, ok := patientOf(h.ref)
 		switch {
 		case h.ref == "" && sharedTypes[h.typ]:
+			if r.ownsUnfiled() {
+				res.types[h.typ]++
+			}
 			return nil
 		case h.ref == "":
-			res.types[h.typ]--
 			return &Problem{Kind: KindNoPatient, Resource: nameOrType(h), Message: "no subject or patient reference: not read"}
 		case !ok:
-			res.types[h.typ]--
 			return &Problem{Kind: KindNoPatient, Resource: nameOrType(h), Message: fmt.Sprintf("subject %q is not a Patient reference: not read", truncate(h.ref, 80))}
 		}
 		pid = id
 	} else {
-		res.patients++
+		res.exportPatients++
 	}
 	hash := fnv64([]byte(pid))
-	part := r.partOf(hash)
-	*buf = appendRecord((*buf)[:0], file, no, h.typ == "Patient", pid, medicationKey(h.medRef), line)
-	if err := r.parts[part].write(*buf); err != nil {
-		res.err = err
-		return nil
+	part := uint32(otherShard)
+	if r.inShard(hash) {
+		res.types[h.typ]++
+		if h.typ == "Patient" {
+			res.patients++
+		}
+		p := r.partOf(hash)
+		part = uint32(p)
+		*buf = appendRecord((*buf)[:0], file, no, h.typ == "Patient", pid, medicationKey(h.medRef), line)
+		if err := r.parts[p].write(*buf); err != nil {
+			res.err = err
+			return nil
+		}
 	}
 	if h.id != "" {
 		h1, h2 := r.idh.sum(h.typ, h.id)
-		*buf = idRecord{h1: h1, h2: h2, file: uint32(file), part: uint32(part), line: uint64(no)}.append((*buf)[:0])
+		*buf = idRecord{h1: h1, h2: h2, file: uint32(file), part: part, line: uint64(no)}.append((*buf)[:0])
 		if err := r.ids[int(h1%uint64(len(r.ids)))].write(*buf); err != nil {
 			res.err = err
 		}
@@ -661,6 +723,9 @@ func (r *run) reportShared() {
 		}
 		return a.Line < b.Line
 	})
+	if !r.ownsUnfiled() { // every shard leaves the same ones out; shard 0 reports them
+		return
+	}
 	for _, p := range ps {
 		r.problems.add(p)
 	}

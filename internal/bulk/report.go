@@ -26,26 +26,55 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 }).Parse(reportHTML))
 
 // writeReports writes summary.csv and report.html.
-func (r *run) writeReports() error {
-	if err := r.writeCSV(); err != nil {
+func (r *run) writeReports() error { return writeReports(r.out, r.sum) }
+
+// writeReports writes summary.csv and report.html of s into dir.
+func writeReports(dir string, s *Summary) error {
+	if err := writeSummaryCSV(dir, s); err != nil {
 		return err
 	}
-	return r.writeHTML()
+	return writeHTML(dir, s)
 }
 
 // metrics returns the summary as metric/value rows, the content of
-// summary.csv.
+// summary.csv (parseSummary reads them back). The rows are in three groups:
+//
+//   - what identifies the run and must be the same in every shard of one
+//     export: as_of, engine_version, knowledge_version, shard_count, and
+//     the input (input_files, input.NAME with its size as stored,
+//     input_bytes, input_bytes_uncompressed, lines), which every shard
+//     reads whole; shard_index is the shard ("all" once merged);
+//   - counts, which add up over shards: resources…, patients … care_list.*;
+//   - the figures of the run itself: workers and partitions (summed over
+//     shards), elapsed_seconds and the phases (the longest shard's),
+//     elapsed_seconds_total (summed), and the rates derived from
+//     elapsed_seconds.
 func (s *Summary) metrics() [][2]string {
+	shardIndex := strconv.Itoa(s.Shard.Index)
+	if s.Merged {
+		shardIndex = "all"
+	}
 	rows := [][2]string{
 		{"as_of", s.AsOf.String()},
 		{"engine_version", s.EngineVersion},
 		{"knowledge_version", s.KnowledgeVersion},
+		{"shard_index", shardIndex},
+		{"shard_count", strconv.Itoa(s.Shard.Count)},
 		{"input_files", strconv.Itoa(len(s.Inputs))},
+	}
+	for i, name := range s.Inputs {
+		var size int64
+		if i < len(s.InputSizes) {
+			size = s.InputSizes[i]
+		}
+		rows = append(rows, [2]string{"input." + name, i64(size)})
+	}
+	rows = append(rows, [][2]string{
 		{"input_bytes", i64(s.Bytes)},
 		{"input_bytes_uncompressed", i64(s.DataBytes)},
 		{"lines", i64(s.Lines)},
 		{"resources", i64(s.Resources)},
-	}
+	}...)
 	add := func(prefix string, m map[string]int64) {
 		keys := make([]string, 0, len(m))
 		for k := range m {
@@ -84,10 +113,11 @@ func (s *Summary) metrics() [][2]string {
 	rows = append(rows,
 		[2]string{"workers", strconv.Itoa(s.Workers)},
 		[2]string{"partitions", strconv.Itoa(s.Partitions)},
-		[2]string{"elapsed_seconds", strconv.FormatFloat(s.Elapsed.Seconds(), 'f', 3, 64)},
-		[2]string{"read_seconds", strconv.FormatFloat(s.ReadTime.Seconds(), 'f', 3, 64)},
-		[2]string{"dedupe_seconds", strconv.FormatFloat(s.DedupeTime.Seconds(), 'f', 3, 64)},
-		[2]string{"plan_seconds", strconv.FormatFloat(s.PlanTime.Seconds(), 'f', 3, 64)},
+		[2]string{"elapsed_seconds", seconds(s.Elapsed)},
+		[2]string{"elapsed_seconds_total", seconds(s.ElapsedTotal)},
+		[2]string{"read_seconds", seconds(s.ReadTime)},
+		[2]string{"dedupe_seconds", seconds(s.DedupeTime)},
+		[2]string{"plan_seconds", seconds(s.PlanTime)},
 		[2]string{"patients_per_second", strconv.FormatFloat(s.Rate(), 'f', 0, 64)},
 		[2]string{"mb_per_second", strconv.FormatFloat(float64(s.DataBytes)/1e6/max(s.Elapsed.Seconds(), 1e-9), 'f', 1, 64)},
 	)
@@ -104,15 +134,17 @@ func (s *Summary) Rate() float64 {
 
 func i64(n int64) string { return strconv.FormatInt(n, 10) }
 
-func (r *run) writeCSV() error {
-	f, err := os.Create(filepath.Join(r.out, "summary.csv"))
+func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
+
+func writeSummaryCSV(dir string, s *Summary) error {
+	f, err := os.Create(filepath.Join(dir, "summary.csv"))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	w := csv.NewWriter(f)
 	w.Write([]string{"metric", "value"})
-	for _, row := range r.sum.metrics() {
+	for _, row := range s.metrics() {
 		w.Write(row[:])
 	}
 	w.Flush()
@@ -204,8 +236,18 @@ type careSection struct {
 	More int64
 }
 
-func (r *run) writeHTML() error {
-	s := r.sum
+// fileIndex returns the place of an input in s.Inputs (len(s.Inputs) when
+// it is not one), to sort problems by their place in the input.
+func (s *Summary) fileIndex(name string) int {
+	for i, in := range s.Inputs {
+		if in == name {
+			return i
+		}
+	}
+	return len(s.Inputs)
+}
+
+func writeHTML(dir string, s *Summary) error {
 	var problems []problemSection
 	var problemTotal int64
 	for _, k := range sortedCounts(s.Problems) {
@@ -214,7 +256,7 @@ func (r *run) writeHTML() error {
 		samples := append([]Problem(nil), s.ProblemSamples[k]...)
 		sort.SliceStable(samples, func(i, j int) bool { // by place in the input
 			a, b := samples[i], samples[j]
-			if fa, fb := r.fileIndex(a.File), r.fileIndex(b.File); fa != fb {
+			if fa, fb := s.fileIndex(a.File), s.fileIndex(b.File); fa != fb {
 				return fa < fb
 			}
 			return a.Line < b.Line
@@ -254,7 +296,7 @@ func (r *run) writeHTML() error {
 		"ProblemTotal": problemTotal,
 		"Rules":        sortedCounts(s.Rules),
 	}
-	f, err := os.Create(filepath.Join(r.out, "report.html"))
+	f, err := os.Create(filepath.Join(dir, "report.html"))
 	if err != nil {
 		return err
 	}

@@ -158,9 +158,14 @@ func bytesField(b []byte) ([]byte, []byte, bool) {
 }
 
 // An id record (idRecordSize bytes) notes that a resource with a type and
-// id is at file:line and filed in data partition part; the dedupe step
-// sorts them to find repeats.
+// id is at file:line and filed in data partition part, or, with part
+// otherShard, about a patient of another shard; the dedupe step sorts them
+// to find repeats.
 const idRecordSize = 32
+
+// otherShard is the partition of an id record whose resource is not filed
+// in this shard: it takes part in finding repeats, but pass 2 never sees it.
+const otherShard = 1<<32 - 1
 
 type idRecord struct {
 	h1, h2 uint64
@@ -220,7 +225,9 @@ func locKey(file int, line int64) uint64 { return uint64(file)<<40 | uint64(line
 // dedupe reads the id records of every id partition, and for each resource
 // type and id seen more than once files a skip record for every repeat
 // (all but the first in input order) under the data partition of the
-// repeat.
+// repeat. With shards, the id records cover the whole export, so a repeat
+// is left out (and reported, by the shard of its patient) exactly as in a
+// run over the whole export, even when the first copy is in another shard.
 func (r *run) dedupe() error {
 	skips := make([]*spill, len(r.parts))
 	for i := range skips {
@@ -284,6 +291,9 @@ func (r *run) dedupeOne(path string) error {
 		}
 		first := recs[i]
 		for _, d := range recs[i+1 : j] {
+			if d.part == otherShard {
+				continue
+			}
 			buf = binary.LittleEndian.AppendUint32(buf[:0], d.file)
 			buf = binary.LittleEndian.AppendUint32(buf, first.file)
 			buf = binary.LittleEndian.AppendUint64(buf, d.line)
