@@ -12,8 +12,8 @@
 //     scan chunks of lines in parallel). For each line it reads only the
 //     resourceType, id and patient reference (Patient.id, else
 //     subject.reference or patient.reference), and appends the raw line to
-//     one of P temporary partition files chosen by the FNV-1a hash of the
-//     patient id (the top bits: partition i holds one hash range). P is a
+//     one of P temporary partition files chosen by the hash of the
+//     patient id (patientHash) (the top bits: partition i holds one hash range). P is a
 //     power of two sized so that a partition is about
 //     Options.PartitionBytes. Shared Medication resources (referenced by
 //     medicationReference) are kept in memory up to a limit. Every
@@ -41,7 +41,7 @@
 // patient-id order but sorts everything; an embedded index (SQLite) would
 // allow random access but writes every resource through a B-tree. The hash
 // partitions need one sequential write and one sequential read of the
-// data, and give a stable order: plans come sorted by (FNV-1a 64 of the
+// data, and give a stable order: plans come sorted by (patientHash of the
 // patient id, patient id), whatever the number of partitions, workers or
 // input files. The same lines in the same order give the same bytes; the
 // same resources in another order (a directory or a mixed stream) give the
@@ -634,7 +634,7 @@ func (r *run) scanLine(file int, no int64, line []byte, res *chunkResult, buf *[
 	} else {
 		res.exportPatients++
 	}
-	hash := fnv64([]byte(pid))
+	hash := patientHash([]byte(pid))
 	part := uint32(otherShard)
 	if r.inShard(hash) {
 		res.types[h.typ]++

@@ -29,7 +29,7 @@ type MergeOptions struct {
 // export writes:
 //
 //   - plans.ndjson, problems.ndjson and the care-list CSVs are the shards'
-//     lines merged in plan order (FNV-1a hash of the patient id, then the
+//     lines merged in plan order (patientHash of the patient id, then the
 //     id), which is the order of each shard's files and of a run over the
 //     whole export; problems of no patient, which only shard 0 has, come
 //     first, as in such a run. Merge checks that every plan, care-list row

@@ -15,7 +15,7 @@ import (
 	"ekbom"
 )
 
-// patientKey is the plan order: the FNV-1a hash of the patient id, then
+// patientKey is the plan order: patientHash of the patient id, then
 // the id. Problems of no patient (none) come before every patient's.
 type patientKey struct {
 	none bool
@@ -25,7 +25,7 @@ type patientKey struct {
 
 func keyOf(ref string) patientKey {
 	pid := strings.TrimPrefix(ref, "Patient/")
-	return patientKey{hash: fnv64([]byte(pid)), pid: pid}
+	return patientKey{hash: patientHash([]byte(pid)), pid: pid}
 }
 
 func (a patientKey) less(b patientKey) bool {

@@ -41,23 +41,20 @@ func (s Shard) normalize() (Shard, error) {
 
 // ShardOf returns the shard, of n ≥ 1, that holds the patient with the id
 // (the id of the Patient resource; other resources name it in their
-// subject or patient reference). With h = mix(FNV-1a-64(id)) it is the i
-// with
+// subject or patient reference). With h = patientHash(id) = mix(FNV-1a-64(id))
+// it is the i with
 //
 //	i·2⁶⁴/n ≤ h < (i+1)·2⁶⁴/n
 //
 // where mix is the 64-bit finaliser of MurmurHash3 (fmix64). Neither
 // function has a seed and the id is read as its UTF-8 bytes, so a patient
-// is in the same shard in every process and on every machine. FNV-1a alone
-// is what orders plans.ndjson, but its top bits barely depend on the last
-// bytes of a short id (ids "1" … "4000" would fill some shards and leave
-// others nearly empty); mixed, they spread evenly.
-func ShardOf(id string, n int) int { return shardOfHash(fnv64([]byte(id)), n) }
+// is in the same shard in every process and on every machine.
+func ShardOf(id string, n int) int { return shardOfHash(patientHash([]byte(id)), n) }
 
-// shardOfHash maps a patient-id hash (fnv64) to its shard: the high word
-// of mix64(hash)·n.
+// shardOfHash maps a patient-id hash (patientHash) to its shard: the high
+// word of hash·n.
 func shardOfHash(hash uint64, n int) int {
-	hi, _ := bits.Mul64(mix64(hash), uint64(n))
+	hi, _ := bits.Mul64(hash, uint64(n))
 	return int(hi)
 }
 

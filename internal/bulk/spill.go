@@ -53,9 +53,18 @@ func (s *spill) close() error {
 	return err
 }
 
-// fnv64 is FNV-1a: the partition hash of a patient id. It fixes the order
-// of the plans, so it must not change.
-func fnv64(s []byte) uint64 {
+// patientHash is the hash of a patient id that places the patient in a
+// partition (its top bits), orders plans.ndjson, and picks the shard:
+// FNV-1a 64 mixed by MurmurHash3's finaliser (mix64). FNV-1a alone would
+// not do: its top bits barely depend on the last bytes of a short id, so
+// sequential ids ("p-1" … "p-4000") would pile into a few partitions and
+// pass 2's splitting by further bits could not separate them. It has no
+// seed, so it is the same in every process and on every machine; it fixes
+// the order of the plans and the shards, so it must not change.
+func patientHash(id []byte) uint64 { return mix64(fnv1a(id)) }
+
+// fnv1a is FNV-1a 64.
+func fnv1a(s []byte) uint64 {
 	h := uint64(14695981039346656037)
 	for _, c := range s {
 		h ^= uint64(c)
@@ -137,7 +146,7 @@ func nextRecord(b []byte) (rec, []byte, error) {
 		return rec{}, nil, errCorrupt
 	}
 	r.raw = body
-	r.hash = fnv64(r.pid)
+	r.hash = patientHash(r.pid)
 	return r, rest, nil
 }
 
