@@ -150,6 +150,7 @@ func (r *reader) condition(e *entry) {
 			if !found {
 				r.rls = append(r.rls, e.name())
 			}
+			r.rlsCond = true
 			found = true
 			continue
 		}

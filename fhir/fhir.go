@@ -133,6 +133,9 @@ type Result struct {
 	// "QuestionnaireResponse/q1"), in input order. Empty when the record
 	// shows neither; the CDS Hooks services then stay silent.
 	RLS []string
+	// RLSCoded reports whether an active Condition codes RLS (not only a
+	// questionnaire): whether it is on the problem list.
+	RLSCoded bool
 }
 
 // Locate rewrites the problems of an *ekbom.ValidationError about
@@ -323,6 +326,7 @@ type reader struct {
 	condOut []condCand
 	preg    []pregCand
 	rls     []string // resources that show RLS is being managed
+	rlsCond bool     // one of them is a Condition
 }
 
 func newReader(b *kb.Base, opt Options) (*reader, error) {
@@ -498,7 +502,7 @@ func (r *reader) run() (*Result, error) {
 		}
 		r.note(t, "%d %s resource%s not read: ekbom does not use this resource type", n, t, s)
 	}
-	return &Result{Patient: r.p, Notes: r.notes, Unread: r.unread, Origin: r.origin, RLS: r.rls}, nil
+	return &Result{Patient: r.p, Notes: r.notes, Unread: r.unread, Origin: r.origin, RLS: r.rls, RLSCoded: r.rlsCond}, nil
 }
 
 // findPatient reads the one Patient of the input.

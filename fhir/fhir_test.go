@@ -362,6 +362,9 @@ func TestRLSDiagnosis(t *testing.T) {
 			if diff := cmp.Diff(tc.want, res.RLS); diff != "" {
 				t.Errorf("RLS (-want +got):\n%s", diff)
 			}
+			if coded := tc.want != nil && strings.HasPrefix(tc.want[0], "Condition/"); res.RLSCoded != coded {
+				t.Errorf("RLSCoded = %v, want %v", res.RLSCoded, coded)
+			}
 			if tc.want != nil && strings.Contains(notes(res), "not a condition ekbom reads") {
 				t.Errorf("an RLS Condition is noted as unread: %s", notes(res))
 			}

@@ -357,3 +357,34 @@ func TestCancel(t *testing.T) {
 		})
 	}
 }
+
+// TestRLSNotCodedList: the rls_not_coded care list holds exactly the
+// patients whose export has no RLS Condition (synth leaves it off when the
+// id's last hex digit is 0), and says whether the questionnaire is all
+// that shows RLS.
+func TestRLSNotCodedList(t *testing.T) {
+	const n = 400
+	g := generator(t, n, 3, 0)
+	_, out := run(t, []bulk.Input{bulk.StreamInput("stdin", bytes.NewReader(stream(t, g)))}, bulk.Options{})
+	want := map[string]bool{}
+	for i := range n {
+		if id := g.PatientID(i); strings.HasSuffix(id, "0") {
+			want["Patient/"+id] = true
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no patient without an RLS Condition in the sample: pick another seed")
+	}
+	rows := lines(readFile(t, filepath.Join(out, "care-rls_not_coded.csv")))
+	got := map[string]bool{}
+	for _, row := range rows[1:] {
+		f := strings.Split(string(row), ",")
+		got[f[0]] = true
+		if !strings.Contains(string(row), "questionnaire") {
+			t.Errorf("row without a reason: %s", row)
+		}
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("rls_not_coded (-want +got):\n%s", d)
+	}
+}

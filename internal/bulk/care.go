@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"ekbom"
+	"ekbom/fhir"
 )
 
 // CareList is a list of patients a care team can work through, such as
@@ -34,10 +35,10 @@ type CareEntry struct {
 }
 
 // careDef defines a care list: match returns whether the patient belongs
-// on it, and why.
+// on it, and why. res is what the FHIR reader made of the record.
 type careDef struct {
 	id, title, description string
-	match                  func(r *run, p *ekbom.Patient, plan *ekbom.Plan) (bool, string)
+	match                  func(r *run, p *ekbom.Patient, plan *ekbom.Plan, res *fhir.Result) (bool, string)
 }
 
 var careDefs = []careDef{
@@ -45,7 +46,7 @@ var careDefs = []careDef{
 		id:          "dopamine_agonist_above_max",
 		title:       "Dopamine agonist above the RLS maximum",
 		description: "A dopaminergic drug above the RLS maximum dose (finding dopaminergic_dose_above_rls_max): a strong augmentation risk. Do not increase; consider a supervised taper.",
-		match: func(_ *run, _ *ekbom.Patient, plan *ekbom.Plan) (bool, string) {
+		match: func(_ *run, _ *ekbom.Patient, plan *ekbom.Plan, _ *fhir.Result) (bool, string) {
 			return findingText(plan, "dopaminergic_dose_above_rls_max")
 		},
 	},
@@ -53,7 +54,7 @@ var careDefs = []careDef{
 		id:          "augmentation",
 		title:       "Augmentation met or suspected",
 		description: "Augmentation on a dopaminergic drug, met by the MPI criteria or suspected (findings augmentation_met, augmentation_suspected).",
-		match: func(_ *run, _ *ekbom.Patient, plan *ekbom.Plan) (bool, string) {
+		match: func(_ *run, _ *ekbom.Patient, plan *ekbom.Plan, _ *fhir.Result) (bool, string) {
 			if ok, t := findingText(plan, "augmentation_met"); ok {
 				return true, "met: " + t
 			}
@@ -67,7 +68,7 @@ var careDefs = []careDef{
 		id:          "no_recent_ferritin",
 		title:       "No ferritin in the last 12 months",
 		description: "No ferritin result dated within the iron-test age limit (threshold iron.test_max_age_days) before the plan date: iron studies are due.",
-		match: func(r *run, p *ekbom.Patient, _ *ekbom.Plan) (bool, string) {
+		match: func(r *run, p *ekbom.Patient, _ *ekbom.Plan, _ *fhir.Result) (bool, string) {
 			var last ekbom.Date
 			for _, l := range p.Labs {
 				if l.Test == ekbom.Ferritin && !l.Derived && (last.IsZero() || l.Date.After(last)) {
@@ -87,7 +88,7 @@ var careDefs = []careDef{
 		id:          "exacerbating_drugs",
 		title:       "Taking a drug that worsens RLS",
 		description: "A current medication the knowledge base lists as worsening RLS (antihistamines, serotonergic antidepressants, dopamine antagonists, …).",
-		match: func(r *run, p *ekbom.Patient, _ *ekbom.Plan) (bool, string) {
+		match: func(r *run, p *ekbom.Patient, _ *ekbom.Plan, _ *fhir.Result) (bool, string) {
 			var names []string
 			for i := range p.Medications {
 				m := &p.Medications[i]
@@ -105,7 +106,7 @@ var careDefs = []careDef{
 		id:          "opioid_gabapentinoid_untreated_osa",
 		title:       "Opioid with a gabapentinoid and untreated sleep apnea",
 		description: "The respiratory-depression warning for an opioid together with an alpha-2-delta ligand and untreated sleep apnea (current or recommended drugs).",
-		match: func(_ *run, _ *ekbom.Patient, plan *ekbom.Plan) (bool, string) {
+		match: func(_ *run, _ *ekbom.Patient, plan *ekbom.Plan, _ *fhir.Result) (bool, string) {
 			for _, w := range plan.Warnings {
 				if w.Code == ekbom.WarnRespiratoryDepression && contains(w.Because, "untreated sleep apnea") &&
 					strings.Contains(w.Text, "alpha-2-delta") {
@@ -113,6 +114,22 @@ var careDefs = []careDef{
 				}
 			}
 			return false, ""
+		},
+	},
+	{
+		id:    "rls_not_coded",
+		title: "RLS not on the problem list",
+		description: "Planned, but no active Condition codes restless legs syndrome (codes.yaml diagnosis: SNOMED CT 32914008, ICD-10-CM G25.81). " +
+			"Add it to the problem list, or check that the patient belongs in the cohort. Without it and without an answered ekbom questionnaire, " +
+			"ekbom's CDS Hooks services give the chart no cards.",
+		match: func(_ *run, _ *ekbom.Patient, _ *ekbom.Plan, res *fhir.Result) (bool, string) {
+			switch {
+			case res.RLSCoded:
+				return false, ""
+			case len(res.RLS) > 0:
+				return true, "known from the ekbom questionnaire only"
+			}
+			return true, "no RLS Condition and no ekbom questionnaire: CDS Hooks gives no cards"
 		},
 	},
 }
@@ -202,7 +219,7 @@ type careHit struct {
 }
 
 // factsOf works out the counts and care lists of one plan (on the worker).
-func (r *run) factsOf(p *ekbom.Patient, plan *ekbom.Plan) facts {
+func (r *run) factsOf(p *ekbom.Patient, plan *ekbom.Plan, res *fhir.Result) facts {
 	f := facts{asOf: plan.AsOf.String(), status: string(plan.Status), pathway: plan.Pathway, band: plan.Severity.Band}
 	for _, w := range plan.Warnings {
 		f.warnings = addOnce(f.warnings, w.Code)
@@ -217,7 +234,7 @@ func (r *run) factsOf(p *ekbom.Patient, plan *ekbom.Plan) facts {
 		}
 	}
 	for i, d := range careDefs {
-		if ok, detail := d.match(r, p, plan); ok {
+		if ok, detail := d.match(r, p, plan, res); ok {
 			f.care = append(f.care, careHit{list: i, detail: detail})
 		}
 	}

@@ -122,7 +122,7 @@ func (w *worker) patient(j *job) *outcome {
 	w.size = max(w.size, len(line))
 	o.kind = outPlanned
 	o.line = line
-	o.facts = r.factsOf(p, plan)
+	o.facts = r.factsOf(p, plan, res)
 	return o
 }
 

@@ -105,6 +105,7 @@ type Generator struct {
 	loinc          map[string][]kb.LabCode     // test → codes
 	condCodes      map[string]kb.ConditionCode // condition id → codes
 	pregnancyCode  kb.StateCode                // pregnant
+	rlsCode        kb.DiagnosisCode            // restless legs syndrome itself
 	answerSystem   map[string]string           // linkId → the code system of its options
 	declineOptions map[string]bool             // coded answers of "declines"
 }
@@ -159,6 +160,14 @@ func New(opt Options) (*Generator, error) {
 		if pc.State == "pregnant" && len(pc.SNOMED) > 0 {
 			g.pregnancyCode = pc
 		}
+	}
+	for _, dc := range b.Codes.Diagnosis {
+		if dc.Diagnosis == "rls" && dc.Verified && len(dc.SNOMED) > 0 && len(dc.ICD10CM) > 0 {
+			g.rlsCode = dc
+		}
+	}
+	if len(g.rlsCode.SNOMED) == 0 {
+		return nil, errors.New("synth: the knowledge base has no SNOMED CT and ICD-10-CM codes for restless legs syndrome")
 	}
 	for _, c := range []string{"alpha2delta_ligand", "dopamine_agonist", "oral_iron", "opioid", "benzodiazepine"} {
 		if len(g.byClass[c]) == 0 {
