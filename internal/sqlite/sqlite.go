@@ -6,6 +6,9 @@
 // or the machine. Writes go through a single connection (SQLite has one
 // writer at a time) whose transactions begin IMMEDIATE; reads use a separate
 // pool of read-only connections, which WAL lets run beside the writer.
+// The card batches of concurrent CDS Hooks calls are group-committed (one
+// transaction and one fsync for the batches waiting for the writer, each
+// call answered after the commit; see sqlstore.Options.GroupCommit).
 package sqlite
 
 import (
@@ -85,7 +88,7 @@ func Open(path string) (*sqlstore.Store, error) {
 	reader.SetMaxIdleConns(n)
 	reader.SetConnMaxIdleTime(5 * time.Minute)
 
-	s, err := sqlstore.New(ctx, writer, dialect, sqlstore.Options{ReadDB: reader})
+	s, err := sqlstore.New(ctx, writer, dialect, sqlstore.Options{ReadDB: reader, GroupCommit: true})
 	if err != nil {
 		reader.Close()
 		writer.Close()

@@ -23,7 +23,9 @@ const maxCDSText = 2000
 
 // SaveCardsServed stores a card batch with its cards and, in the same
 // transaction, its audit entry. The batch ID is the caller's; a second batch
-// with the same ID is ErrConflict and changes nothing.
+// with the same ID is ErrConflict and changes nothing. It returns once the
+// transaction is committed; with Options.GroupCommit that transaction may
+// hold the batches of other calls as well.
 func (s *Store) SaveCardsServed(ctx context.Context, b ekbom.CardBatch) error {
 	var verr ekbom.ValidationError
 	if !hexID(b.ID) {
@@ -59,7 +61,12 @@ func (s *Store) SaveCardsServed(ctx context.Context, b ekbom.CardBatch) error {
 	if err := verr.Err(); err != nil {
 		return fmt.Errorf("sqlstore: save cards served: %w", err)
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertCardBatch(ctx, tx, &b) })
+	var err error
+	if s.group != nil {
+		err = s.group.save(ctx, &b)
+	} else {
+		err = s.inTx(ctx, func(tx *sql.Tx) error { return s.insertCardBatch(ctx, tx, &b) })
+	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: save cards served: %w", err)
 	}

@@ -42,6 +42,13 @@ type Options struct {
 	// (SQLite: a pool of read-only connections beside the single writer).
 	// Nil means the main pool serves everything.
 	ReadDB *sql.DB
+	// GroupCommit writes the card batches of concurrent SaveCardsServed
+	// calls in one transaction, each under its own savepoint, and answers
+	// each call once that transaction is committed (see groupcommit.go).
+	// For a database with a single writer connection (SQLite), where it
+	// saves a transaction and an fsync per batch under load. False: one
+	// transaction per call.
+	GroupCommit bool
 }
 
 // Store is ekbom.Store over database/sql. It is safe for concurrent use.
@@ -50,6 +57,8 @@ type Store struct {
 	read *sql.DB // reads outside transactions; may be db
 	d    Dialect
 	st   stmts // prepared by New
+
+	group *groupCommitter // nil without Options.GroupCommit
 
 	mu   sync.Mutex
 	last time.Time // last time handed out by now
@@ -73,6 +82,12 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opt Options) (*Store, error
 	if err := s.prepare(ctx); err != nil {
 		return nil, err
 	}
+	if opt.GroupCommit {
+		if err := s.startGroupCommit(ctx); err != nil {
+			s.st.close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -95,9 +110,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the prepared statements and the connection pools.
+// Close stops the group committer, if any, once its current transaction
+// is done, then closes the prepared statements and the connection pools.
 func (s *Store) Close() error {
-	errs := []error{s.st.close()}
+	var errs []error
+	if s.group != nil {
+		errs = append(errs, s.group.stop())
+	}
+	errs = append(errs, s.st.close())
 	if s.read != s.db {
 		errs = append(errs, s.read.Close())
 	}
