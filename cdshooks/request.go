@@ -16,13 +16,19 @@ import (
 // for the service, an order hook without draftOrders) is an
 // *ekbom.ValidationError whose paths point into the request JSON. Unknown
 // fields are allowed, as the specification's extension rules require.
+//
+// The prefetch values (and extension) of the Request returned are slices of
+// data, not copies: data must not change while the Request is in use.
 func DecodeRequest(data []byte, s Service) (*Request, error) {
 	verr := &ekbom.ValidationError{}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var req Request
-	if err := json.Unmarshal(data, &req); err != nil {
-		jsonProblem(verr, "", err)
-		return nil, verr
+	if !decodeRequestFast(data, &req) {
+		req = Request{}
+		if err := json.Unmarshal(data, &req); err != nil {
+			jsonProblem(verr, "", err)
+			return nil, verr
+		}
 	}
 	switch {
 	case req.Hook == "":
