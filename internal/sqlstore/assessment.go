@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"ekbom"
@@ -42,10 +41,10 @@ func (s *Store) CreateAssessment(ctx context.Context, a *ekbom.Assessment, actor
 	if a.KnowledgeVersion == "" {
 		verr.Add("knowledge_version", "is required")
 	}
-	if !json.Valid(a.Input) {
+	if !validJSON(a.Input) {
 		verr.Add("input", "is not valid JSON")
 	}
-	if !json.Valid(a.Plan) {
+	if !validJSON(a.Plan) {
 		verr.Add("plan", "is not valid JSON")
 	}
 	if err := verr.Err(); err != nil {

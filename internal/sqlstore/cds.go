@@ -55,7 +55,7 @@ func (s *Store) SaveCardsServed(ctx context.Context, b ekbom.CardBatch) error {
 			verr.Add(fmt.Sprintf("cards[%d].indicator", i), "is %q; want info, warning or critical", c.Indicator)
 		}
 	}
-	if len(b.Plan) > 0 && !json.Valid(b.Plan) {
+	if len(b.Plan) > 0 && !validJSON(b.Plan) {
 		verr.Add("plan", "is not valid JSON")
 	}
 	if err := verr.Err(); err != nil {
