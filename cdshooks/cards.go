@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"ekbom"
@@ -92,7 +93,7 @@ func finishCards(cards []Card, serviceID, hookInstance string) []Card {
 // Summary returns s as a card summary: one line, fewer than 140 characters,
 // cut at a word with "…" when longer.
 func Summary(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = oneLine(s)
 	if utf8.RuneCountInString(s) <= MaxSummary {
 		return s
 	}
@@ -104,10 +105,31 @@ func Summary(s string) string {
 	return strings.TrimRight(cut, " ,;:.—-") + "…"
 }
 
+// oneLine returns strings.Join(strings.Fields(s), " "): s with its runs of
+// white space made single spaces, and trimmed. Most texts are that already
+// and are returned as they are, without splitting and joining them.
+func oneLine(s string) string {
+	space := true // a space here would be leading or doubled
+	for _, r := range s {
+		switch {
+		case r == ' ' && !space:
+			space = true
+		case unicode.IsSpace(r):
+			return strings.Join(strings.Fields(s), " ")
+		default:
+			space = false
+		}
+	}
+	if space && s != "" {
+		return strings.Join(strings.Fields(s), " ") // a trailing space
+	}
+	return s
+}
+
 // headline returns the first sentence of text when the whole does not fit a
 // summary.
 func headline(text string) string {
-	text = strings.Join(strings.Fields(text), " ")
+	text = oneLine(text)
 	if utf8.RuneCountInString(text) <= MaxSummary {
 		return text
 	}

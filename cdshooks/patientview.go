@@ -190,7 +190,7 @@ func planCards(b *kb.Base, p *ekbom.Patient, plan *ekbom.Plan, patientID, planUR
 		var sources []string
 		for _, r := range recs {
 			d.raw(fmt.Sprintf("**%s** · evidence: %s", md(capitalize(headline(r.Text))), badge(r.Strength, r.Certainty, r.GradeVerified)))
-			if rest := strings.TrimSpace(strings.TrimPrefix(strings.Join(strings.Fields(r.Text), " "), headline(r.Text))); rest != "" {
+			if rest := strings.TrimSpace(strings.TrimPrefix(oneLine(r.Text), headline(r.Text))); rest != "" {
 				d.para(rest)
 			}
 			if r.Dose != nil && r.Dose.Text != "" {
