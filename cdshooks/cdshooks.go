@@ -187,4 +187,8 @@ type Result struct {
 	PatientRef string
 	// Notes lists what the FHIR reader read but did not use.
 	Notes []fhir.Note
+	// Silent says why a valid call got no cards because the patient is not
+	// one ekbom is for: no restless legs syndrome on the record (see
+	// rlsGate). Empty otherwise. Plan is nil then.
+	Silent string
 }

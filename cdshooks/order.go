@@ -19,8 +19,10 @@ type draft struct {
 	ref      string // "MedicationRequest/<id>", "" without an id
 	path     string // "context.draftOrders.entry[i].resource"
 	selected bool   // order-select: in selections; order-sign: always
-	med      *ekbom.Medication
-	drug     *kb.Drug // nil when the knowledge base does not know it
+	// rlsReason: the order's reasonCode codes restless legs syndrome.
+	rlsReason bool
+	med       *ekbom.Medication
+	drug      *kb.Drug // nil when the knowledge base does not know it
 }
 
 func (d *draft) name() string { return d.drug.Name }
@@ -62,6 +64,9 @@ func OrderCheck(req *Request, eng *engine.Engine, opt Options) (*Result, error) 
 		return nil, err
 	}
 	if base == nil {
+		return out, nil
+	}
+	if out.Silent = rlsGate(b, req.Prefetch, res, drafts); out.Silent != "" {
 		return out, nil
 	}
 	baseline, err := eng.Evaluate(base)
@@ -150,6 +155,7 @@ func readDrafts(req *Request, b *kb.Base, asOf ekbom.Date) ([]*draft, error) {
 			jsonProblem(verr, d.path, err)
 			continue
 		}
+		d.rlsReason = rlsReason(b, fields["reasonCode"])
 		fields["status"] = json.RawMessage(`"active"`)
 		fields["intent"] = json.RawMessage(`"order"`)
 		rewritten, err := json.Marshal(fields)
@@ -212,6 +218,29 @@ func readDrafts(req *Request, b *kb.Base, asOf ekbom.Date) ([]*draft, error) {
 		return nil, err
 	}
 	return drafts, nil
+}
+
+// rlsReason reports whether a MedicationRequest.reasonCode codes restless
+// legs syndrome. A reasonCode that is not a list of CodeableConcepts codes
+// nothing (the order is still read and checked as before).
+func rlsReason(b *kb.Base, raw json.RawMessage) bool {
+	var concepts []struct {
+		Coding []struct {
+			System string `json:"system"`
+			Code   string `json:"code"`
+		} `json:"coding"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &concepts) != nil {
+		return false
+	}
+	for _, c := range concepts {
+		for _, cd := range c.Coding {
+			if fhir.IsRLSCode(b, cd.System, cd.Code) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func entryOf(resource json.RawMessage) json.RawMessage {

@@ -86,6 +86,9 @@ func PatientView(req *Request, eng *engine.Engine, opt Options) (*Result, error)
 	if p == nil {
 		return out, nil // out of scope
 	}
+	if out.Silent = rlsGate(b, req.Prefetch, res, nil); out.Silent != "" {
+		return out, nil
+	}
 	plan, err := eng.Evaluate(p)
 	if errors.Is(err, ekbom.ErrOutOfScope) {
 		return out, nil
@@ -305,4 +308,34 @@ func naloxoneSuggestion(b *kb.Base, patientID string) (Suggestion, bool) {
 			Type: ActionCreate, Description: "Draft a naloxone prescription (choose the product and dose)", Resource: raw,
 		}},
 	}, true
+}
+
+// rlsGate returns why the services stay silent for this patient, or "" when
+// they answer. They answer when the record shows restless legs syndrome
+// (fhir.Result.RLS: an active Condition coding it, an answered ekbom
+// questionnaire), when a drafted order gives it as its reason
+// (draftReason), and when the conditions prefetch is empty: a patient whose
+// problem list could not be read is answered rather than passed over. So a
+// chart without RLS gets no cards, and a dopamine agonist ordered for
+// Parkinson's disease is not judged against RLS doses.
+func rlsGate(b *kb.Base, prefetch map[string]json.RawMessage, res *fhir.Result, drafts []*draft) string {
+	if res == nil || len(res.RLS) > 0 || isNull(prefetch[KeyConditions]) {
+		return ""
+	}
+	for _, d := range drafts {
+		if d.rlsReason {
+			return ""
+		}
+	}
+	var codes []string
+	for _, dc := range b.Codes.Diagnosis {
+		for _, c := range dc.SNOMED {
+			codes = append(codes, "SNOMED CT "+c)
+		}
+		for _, c := range dc.ICD10CM {
+			codes = append(codes, "ICD-10-CM "+c)
+		}
+	}
+	return "no restless legs syndrome on the record (no active Condition coded " + strings.Join(codes, " or ") +
+		", no answered ekbom questionnaire" + map[bool]string{true: ", no drafted order for it", false: ""}[drafts != nil] + ")"
 }

@@ -238,3 +238,16 @@ func (r *reader) finishConditions() {
 	r.p.Pregnancy = best.state
 	r.origin["pregnancy"] = best.origin
 }
+
+// IsRLSCode reports whether a coding (system URL and code) codes restless
+// legs syndrome itself in b (codes.yaml diagnosis): SNOMED CT, or
+// ICD-10-CM with its dot and case folded. b may be nil for kb.Default().
+func IsRLSCode(b *kb.Base, system, code string) bool {
+	if b == nil {
+		var err error
+		if b, err = kb.Default(); err != nil {
+			return false
+		}
+	}
+	return tablesFor(b).conds.rls[codeKey(system, code)]
+}

@@ -275,6 +275,14 @@ func (s *Server) cdsCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if res.Silent != "" {
+		// Not a patient ekbom is for: nothing is shown, so nothing is put
+		// on record (patient-view fires on every chart opened).
+		s.metrics.cdsSilent.Add(1)
+		s.log.Debug("CDS Hooks call answered with no cards", "request_id", requestIDFrom(r.Context()), "service", svc.ID, "why", res.Silent)
+		writeJSON(w, http.StatusOK, res.Response)
+		return
+	}
 	batch := ekbom.CardBatch{
 		ID: id, ServiceID: svc.ID, Hook: svc.Hook, HookInstance: req.HookInstance, PatientRef: res.PatientRef,
 		Actor: caller.actor, EngineVersion: ekbom.EngineVersion, KnowledgeVersion: s.kb.Meta.Version,

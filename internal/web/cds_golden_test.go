@@ -84,6 +84,7 @@ var cdsExpectations = map[string]cdsExpect{
 	"patient-view/not-json":                          {400, "", "", "not valid JSON"},
 	"patient-view/child":                             {200, "", "", `"cards": []`},
 	"patient-view/other-patient":                     {400, "", "", "another patient"},
+	"patient-view/no-rls-diagnosis":                  {200, "", "", `"cards": []`},
 	"order-select/pramipexole-increase-augmentation": {200, "critical", "order.dopaminergic_augmentation", "MedicationRequest/draft-ppx"},
 	"order-select/unselected-risk-only":              {200, "", "", `"cards": []`},
 	"order-select/selection-not-in-drafts":           {400, "", "", "context.selections[0]"},
@@ -93,6 +94,7 @@ var cdsExpectations = map[string]cdsExpect{
 	"order-sign/oxycodone-gabapentin-osa":            {200, "critical", "respiratory_depression", "untreated sleep apnea"},
 	"order-sign/pregabalin-above-renal-limit":        {200, "critical", "order.renal_limit", "above the renal limit of 150 mg/day"},
 	"order-sign/benign":                              {200, "", "", `"cards": []`},
+	"order-sign/pramipexole-parkinsons":              {200, "", "", `"cards": []`},
 	"order-sign/missing-prefetch":                    {412, "", "", "prefetch.conditions"},
 	"order-sign/bad-draft":                           {400, "", "", "context.draftOrders.entry[0].resource"},
 	"order-sign/draftorders-not-bundle":              {400, "", "", "context.draftOrders.resourceType"},
@@ -146,7 +148,10 @@ func TestCDSGolden(t *testing.T) {
 					validate(t, schemas["Response"], rec.Body.Bytes())
 				}
 				checkExpectation(t, name, got)
-				if dir != "feedback" && rec.Code == 200 {
+				switch {
+				case silentCases[name]:
+					checkNotStored(t, e)
+				case dir != "feedback" && rec.Code == 200:
 					checkServed(t, e, rec.Body.Bytes())
 				}
 
@@ -237,6 +242,24 @@ func checkExpectation(t *testing.T, name string, got cdsGolden) {
 }
 
 // checkServed checks the served cards are on record with an audit entry.
+// silentCases are the requests about patients whose record shows no
+// restless legs syndrome: answered with no cards and nothing stored.
+var silentCases = map[string]bool{"patient-view/no-rls-diagnosis": true, "order-sign/pramipexole-parkinsons": true}
+
+func checkNotStored(t *testing.T, e *cdsEnv) {
+	t.Helper()
+	audit, err := e.store.ListAudit(t.Context(), ekbom.AuditFilter{Entity: "cds"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(audit) != 0 {
+		t.Errorf("a silent answer was stored: %+v", audit)
+	}
+	if got := e.srv.metrics.cdsSilent.Load(); got != 1 {
+		t.Errorf("ekbom_cds_silent_total = %d, want 1", got)
+	}
+}
+
 func checkServed(t *testing.T, e *cdsEnv, body []byte) {
 	t.Helper()
 	audit, err := e.store.ListAudit(t.Context(), ekbom.AuditFilter{Entity: "cds"})

@@ -27,6 +27,7 @@ type metrics struct {
 	panics        atomic.Uint64
 	cdsCards      atomic.Uint64
 	cdsRefused    atomic.Uint64
+	cdsSilent     atomic.Uint64
 }
 
 // durationBuckets are the histogram's upper bounds, in seconds.
@@ -100,6 +101,7 @@ func (m *metrics) write(w io.Writer) {
 	counter("ekbom_login_failures_total", "Failed sign-in attempts, including throttled ones.", m.loginFailures.Load())
 	counter("ekbom_panics_total", "Handler panics recovered.", m.panics.Load())
 	counter("ekbom_cds_cards_served_total", "CDS Hooks cards served.", m.cdsCards.Load())
+	counter("ekbom_cds_silent_total", "CDS Hooks calls answered with no cards because the record shows no restless legs syndrome (nothing stored).", m.cdsSilent.Load())
 	counter("ekbom_cds_auth_failures_total", "CDS Hooks calls refused with 401 (JWT not accepted).", m.cdsRefused.Load())
 }
 
