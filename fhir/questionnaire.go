@@ -22,6 +22,7 @@ type qItem struct {
 
 type questionnaireDef struct {
 	LinkID       string                         `json:"linkId"`
+	Text         string                         `json:"text"`
 	Type         string                         `json:"type"`
 	Repeats      bool                           `json:"repeats"`
 	AnswerOption []struct{ ValueCoding coding } `json:"answerOption"`
@@ -49,6 +50,41 @@ var questions = sync.OnceValue(func() map[string]qItem {
 	walk(q.Item)
 	return out
 })
+
+// FormItem is one question of ekbom's Questionnaire (questionnaire.json),
+// for forms that ask the same things: the web app's visit form uses the
+// IRLS and augmentation groups, so both say the same words.
+type FormItem struct {
+	LinkID  string   // the field name ("earlier_onset", "irls-3")
+	Text    string   // the question
+	Type    string   // boolean | decimal | integer | choice | …
+	Options []string // the answers' displays, in order (choice items)
+}
+
+// FormGroup returns the questions of one group of the embedded
+// Questionnaire ("irls", "augmentation", …), in order; nil for an unknown
+// group.
+func FormGroup(linkID string) []FormItem {
+	var q questionnaireDef
+	if err := json.Unmarshal(questionnaireJSON, &q); err != nil {
+		panic("fhir: embedded questionnaire.json: " + err.Error())
+	}
+	for _, g := range q.Item {
+		if g.LinkID != linkID {
+			continue
+		}
+		out := make([]FormItem, 0, len(g.Item))
+		for _, it := range g.Item {
+			fi := FormItem{LinkID: it.LinkID, Text: it.Text, Type: it.Type}
+			for _, o := range it.AnswerOption {
+				fi.Options = append(fi.Options, o.ValueCoding.Display)
+			}
+			out = append(out, fi)
+		}
+		return out
+	}
+	return nil
+}
 
 type qrCand struct {
 	e        *entry

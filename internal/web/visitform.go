@@ -12,6 +12,7 @@ import (
 
 	"ekbom"
 	"ekbom/dose"
+	"ekbom/fhir"
 	"ekbom/intake"
 	"ekbom/kb"
 )
@@ -50,44 +51,59 @@ func (s *Server) bandOf(total int) string {
 	return name
 }
 
-// irlsItem is one IRLS question as the form shows it: a short paraphrase of
-// the IRLSSG rating scale item (source irls2003) and its 0–4 anchors.
+// irlsItem is one IRLS question as the form shows it, from ekbom's FHIR
+// Questionnaire (fhir.FormGroup "irls"), so the form and the Questionnaire
+// say the same words: a short topic description of the IRLSSG rating scale
+// item (source irls2003), not its licensed wording, and its 0–4 anchors.
 type irlsItem struct {
 	N       int
 	Label   string
 	Anchors [5]string
 }
 
-var severityAnchors = [5]string{"none", "mild", "moderate", "severe", "very severe"}
+var irlsItems = irlsFromQuestionnaire()
 
-var irlsItems = []irlsItem{
-	{1, "Discomfort in the legs or arms", severityAnchors},
-	{2, "Need to move around because of the symptoms", severityAnchors},
-	{3, "Relief of discomfort from moving", [5]string{"no symptoms", "complete", "moderate", "slight", "none"}},
-	{4, "Sleep disturbance", severityAnchors},
-	{5, "Tiredness or sleepiness during the day", severityAnchors},
-	{6, "Overall severity", severityAnchors},
-	{7, "How often (days per week)", [5]string{"never", "1 day", "2–3 days", "4–5 days", "6–7 days"}},
-	{8, "How severe on an average day (hours)", [5]string{"none", "< 1 h", "1–3 h", "3–8 h", "≥ 8 h"}},
-	{9, "Impact on daily affairs", severityAnchors},
-	{10, "Mood (angry, depressed, sad, anxious or irritable)", severityAnchors},
+func irlsFromQuestionnaire() []irlsItem {
+	var out []irlsItem
+	for _, it := range fhir.FormGroup("irls") {
+		n, err := strconv.Atoi(strings.TrimPrefix(it.LinkID, "irls-"))
+		if err != nil || !strings.HasPrefix(it.LinkID, "irls-") {
+			continue // irls_total
+		}
+		if len(it.Options) != 5 {
+			panic(fmt.Sprintf("web: questionnaire item %s has %d answers, want 5", it.LinkID, len(it.Options)))
+		}
+		item := irlsItem{N: n, Label: strings.TrimPrefix(it.Text, fmt.Sprintf("IRLS %d. ", n))}
+		for v, o := range it.Options {
+			item.Anchors[v] = strings.TrimPrefix(o, strconv.Itoa(v)+": ")
+		}
+		out = append(out, item)
+	}
+	if len(out) != 10 {
+		panic(fmt.Sprintf("web: the questionnaire has %d IRLS items, want 10", len(out)))
+	}
+	return out
 }
 
-// augFeature is one augmentation checklist item (symptoms.augmentation).
+// augFeature is one augmentation checklist item (symptoms.augmentation),
+// from the Questionnaire's augmentation group (its yes/no questions).
 type augFeature struct {
 	Field, Label string
 }
 
-var augFeatures = []augFeature{
-	{"earlier_onset", "Symptoms start earlier in the day"},
-	{"spread_to_other_body_parts", "Spread to other body parts (e.g. arms)"},
-	{"increased_intensity", "More intense"},
-	{"shorter_latency_at_rest", "Start sooner when at rest"},
-	{"shorter_medication_effect", "Medication effect wears off sooner"},
-	{"worse_after_dose_increase", "Worse after a dose increase"},
-	{"better_after_dose_decrease", "Better after a dose decrease"},
-	{"worse_most_days", "Worse on at least 5 of the last 7 days"},
-	{"prior_positive_response", "The dopaminergic drug once worked well"},
+var augFeatures = augFromQuestionnaire()
+
+func augFromQuestionnaire() []augFeature {
+	var out []augFeature
+	for _, it := range fhir.FormGroup("augmentation") {
+		if it.Type == "boolean" {
+			out = append(out, augFeature{Field: it.LinkID, Label: it.Text})
+		}
+	}
+	if len(out) == 0 {
+		panic("web: the questionnaire has no augmentation features")
+	}
+	return out
 }
 
 // labUnits lists each test's units as the form offers them; intake accepts
