@@ -16,7 +16,9 @@ import (
 // On SQLite every write goes through one connection, and each transaction
 // ends with an fsync of the WAL. A busy patient-view service stores one card
 // batch per call, so under load the calls queue for the writer and each
-// pays for its own BEGIN, COMMIT and fsync. With group commit the batches
+// pays for its own BEGIN, COMMIT and fsync, and writes again the table and
+// index pages the previous one wrote (about 21 WAL frames of 4 KiB for a
+// patient-view batch alone, 7 in a group of 8). With group commit the batches
 // of concurrent SaveCardsServed calls are written by one goroutine, the
 // committer, in one transaction:
 //

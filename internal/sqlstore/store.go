@@ -45,9 +45,9 @@ type Options struct {
 	// GroupCommit writes the card batches of concurrent SaveCardsServed
 	// calls in one transaction, each under its own savepoint, and answers
 	// each call once that transaction is committed (see groupcommit.go).
-	// For a database with a single writer connection (SQLite), where it
-	// saves a transaction and an fsync per batch under load. False: one
-	// transaction per call.
+	// For a database with a single writer connection (SQLite), where under
+	// load it saves a transaction and an fsync per batch, and writes the
+	// pages the batches share once. False: one transaction per call.
 	GroupCommit bool
 }
 
