@@ -53,6 +53,7 @@ const usage = "Send the prefetch data (or fhirServer with fhirAuthorization so t
 // labs template asks for the LOINC codes b reads (kb Codes.Labs: iron
 // studies, renal function, CRP, phosphate and body weight).
 func Services(b *kb.Base) Discovery {
+	usage := usage + " " + rlsOnly(b)
 	seen := map[string]bool{}
 	var codes []string
 	for _, l := range b.Codes.Labs {
@@ -115,6 +116,23 @@ func Services(b *kb.Base) Discovery {
 			UsageRequirements: usage,
 		},
 	}}
+}
+
+// rlsOnly says whom the services answer (see rlsGate), with the RLS codes
+// of b.
+func rlsOnly(b *kb.Base) string {
+	var codes []string
+	for _, dc := range b.Codes.Diagnosis {
+		for _, c := range dc.SNOMED {
+			codes = append(codes, "SNOMED CT "+c)
+		}
+		for _, c := range dc.ICD10CM {
+			codes = append(codes, "ICD-10-CM "+c)
+		}
+	}
+	return "Answers only for patients whose record shows restless legs syndrome (an active Condition coded " +
+		strings.Join(codes, " or ") + ", an answered ekbom questionnaire, or for order hooks a drafted order with that reasonCode); " +
+		"others get no cards."
 }
 
 // Service returns the service with the given id.

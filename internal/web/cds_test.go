@@ -44,6 +44,10 @@ func TestCDSDiscovery(t *testing.T) {
 		if s.Prefetch["patient"] != "Patient/{{context.patientId}}" {
 			t.Errorf("%s: patient template %q", s.ID, s.Prefetch["patient"])
 		}
+		// Integrators are told whom the services answer.
+		if !strings.Contains(s.UsageRequirements, "SNOMED CT 32914008") || !strings.Contains(s.UsageRequirements, "ICD-10-CM G25.81") {
+			t.Errorf("%s: usageRequirements do not say the services answer only for RLS: %q", s.ID, s.UsageRequirements)
+		}
 		// Every LOINC code the knowledge base reads is asked for.
 		for _, l := range e.srv.kb.Codes.Labs {
 			if !strings.Contains(s.Prefetch["labs"], "http://loinc.org|"+l.LOINC) {
