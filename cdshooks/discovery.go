@@ -130,9 +130,9 @@ func rlsOnly(b *kb.Base) string {
 			codes = append(codes, "ICD-10-CM "+c)
 		}
 	}
-	return "Answers only for patients whose record shows restless legs syndrome (an active Condition coded " +
-		strings.Join(codes, " or ") + ", an answered ekbom questionnaire, or for order hooks a drafted order with that reasonCode); " +
-		"others get no cards."
+	return "Answers only for patients whose record shows restless legs syndrome (a Condition coded " +
+		strings.Join(codes, " or ") + " or naming it in its text, an answered ekbom questionnaire, or for order hooks a drafted order with that reasonCode); " +
+		"others get no cards, unless the conditions prefetch is missing or incomplete."
 }
 
 // Service returns the service with the given id.

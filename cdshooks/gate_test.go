@@ -148,3 +148,83 @@ func TestRLSGateOrders(t *testing.T) {
 		t.Error("a reasonCode string was read as RLS")
 	}
 }
+
+func conditionsRaw(raw string) func(map[string]any) {
+	return func(req map[string]any) {
+		var v any
+		if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			panic(err)
+		}
+		req["prefetch"].(map[string]any)[KeyConditions] = v
+	}
+}
+
+// TestRLSGateNoFalseSilence: forms of a real RLS record, and problem lists
+// that may be incomplete, never silence the services (found in review: each
+// of these was silenced by the first version of the gate).
+func TestRLSGateNoFalseSilence(t *testing.T) {
+	e := testEngine(t)
+	cond := func(code, extra string) string {
+		return `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Condition","id":"rls","code":` +
+			code + `,"subject":{"reference":"Patient/aug-1"}` + extra + `}}]}`
+	}
+	parkinsons := cond(`{"coding":[{"system":"http://snomed.info/sct","code":"49049000"}]}`, "")
+	for name, c := range map[string]string{
+		"SNOMED CT as an OID":   cond(`{"coding":[{"system":"urn:oid:2.16.840.1.113883.6.96","code":"32914008"}]}`, ""),
+		"ICD-10-CM as an OID":   cond(`{"coding":[{"system":"urn:oid:2.16.840.1.113883.6.90","code":"G25.81"}]}`, ""),
+		"trailing slash":        cond(`{"coding":[{"system":"http://snomed.info/sct/","code":"32914008"}]}`, ""),
+		"text only":             cond(`{"text":"Restless legs syndrome"}`, ""),
+		"in remission":          cond(`{"coding":[{"system":"http://snomed.info/sct","code":"32914008"}]}`, `,"clinicalStatus":{"coding":[{"code":"remission"}]}`),
+		"inactive":              cond(`{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"G25.81"}]}`, `,"clinicalStatus":{"coding":[{"code":"inactive"}]}`),
+		"OperationOutcome":      `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"too-costly"}]}`,
+		"outcome in the Bundle": `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"incomplete"}]},"search":{"mode":"outcome"}}]}`,
+		"next page":             strings.Replace(parkinsons, `"type":"searchset",`, `"type":"searchset","link":[{"relation":"next","url":"https://ehr.example/fhir/Condition?page=2"}],`, 1),
+		"total above entries":   strings.Replace(parkinsons, `"type":"searchset",`, `"type":"searchset","total":60,`, 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, err := DecodeRequest(editCase(t, "patient-view/augmentation", both(conditionsRaw(c), noQuestionnaire)), service(t, PatientViewID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := PatientView(req, e, Options{Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Silent != "" || len(res.Response.Cards) == 0 {
+				t.Errorf("silenced (%d cards): %s", len(res.Response.Cards), res.Silent)
+			}
+		})
+	}
+	// The complete page of a Parkinson's patient is still silent.
+	req, err := DecodeRequest(editCase(t, "patient-view/augmentation", both(conditionsRaw(strings.Replace(parkinsons, `"type":"searchset",`, `"type":"searchset","total":1,`, 1)), noQuestionnaire)), service(t, PatientViewID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := PatientView(req, e, Options{Now: now}); res.Silent == "" {
+		t.Error("a complete problem list without RLS was answered")
+	}
+}
+
+// TestRLSGateBeforeScope: a child without RLS is silent like an adult
+// (nothing stored); a child with RLS still gets the out-of-scope answer.
+func TestRLSGateBeforeScope(t *testing.T) {
+	e := testEngine(t)
+	req, err := DecodeRequest(editCase(t, "patient-view/child", both(conditionsOnly("child-1", "49049000"), noQuestionnaire)), service(t, PatientViewID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := PatientView(req, e, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Silent == "" || len(res.Response.Cards) != 0 {
+		t.Errorf("child without RLS: silent %q, %d cards", res.Silent, len(res.Response.Cards))
+	}
+	req, err = DecodeRequest(readCase(t, "patient-view/child"), service(t, PatientViewID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := PatientView(req, e, Options{Now: now}); res.Silent != "" || len(res.Response.Cards) != 0 || res.Plan != nil {
+		t.Errorf("child with RLS: silent %q, %d cards", res.Silent, len(res.Response.Cards))
+	}
+}

@@ -63,10 +63,10 @@ func OrderCheck(req *Request, eng *engine.Engine, opt Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	if base == nil {
+	if out.Silent = rlsGate(b, req.Prefetch, res, drafts); out.Silent != "" {
 		return out, nil
 	}
-	if out.Silent = rlsGate(b, req.Prefetch, res, drafts); out.Silent != "" {
+	if base == nil {
 		return out, nil
 	}
 	baseline, err := eng.Evaluate(base)

@@ -83,11 +83,11 @@ func PatientView(req *Request, eng *engine.Engine, opt Options) (*Result, error)
 	if res != nil {
 		out.Notes = res.Notes
 	}
-	if p == nil {
-		return out, nil // out of scope
-	}
 	if out.Silent = rlsGate(b, req.Prefetch, res, nil); out.Silent != "" {
 		return out, nil
+	}
+	if p == nil {
+		return out, nil // out of scope
 	}
 	plan, err := eng.Evaluate(p)
 	if errors.Is(err, ekbom.ErrOutOfScope) {
@@ -310,16 +310,54 @@ func naloxoneSuggestion(b *kb.Base, patientID string) (Suggestion, bool) {
 	}, true
 }
 
+// conditionsIncomplete reports whether the conditions prefetch may not hold
+// the whole problem list, so that silence cannot be justified: not a Bundle
+// (an EHR sends an OperationOutcome when a prefetch fails), a Bundle with a
+// next page or a total above its entries, or one carrying an
+// OperationOutcome.
+func conditionsIncomplete(raw json.RawMessage) bool {
+	var b struct {
+		ResourceType string `json:"resourceType"`
+		Total        *int   `json:"total"`
+		Link         []struct {
+			Relation string `json:"relation"`
+		} `json:"link"`
+		Entry []struct {
+			Resource struct {
+				ResourceType string `json:"resourceType"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if json.Unmarshal(raw, &b) != nil || b.ResourceType != "Bundle" {
+		return true
+	}
+	if b.Total != nil && *b.Total > len(b.Entry) {
+		return true
+	}
+	for _, l := range b.Link {
+		if l.Relation == "next" {
+			return true
+		}
+	}
+	for _, e := range b.Entry {
+		if e.Resource.ResourceType == "OperationOutcome" {
+			return true
+		}
+	}
+	return false
+}
+
 // rlsGate returns why the services stay silent for this patient, or "" when
 // they answer. They answer when the record shows restless legs syndrome
 // (fhir.Result.RLS: an active Condition coding it, an answered ekbom
 // questionnaire), when a drafted order gives it as its reason
-// (draftReason), and when the conditions prefetch is empty: a patient whose
-// problem list could not be read is answered rather than passed over. So a
+// (draftReason), and when the conditions prefetch is empty or may be
+// incomplete (conditionsIncomplete): a patient whose problem list could not
+// be read whole is answered rather than passed over. So a
 // chart without RLS gets no cards, and a dopamine agonist ordered for
 // Parkinson's disease is not judged against RLS doses.
 func rlsGate(b *kb.Base, prefetch map[string]json.RawMessage, res *fhir.Result, drafts []*draft) string {
-	if res == nil || len(res.RLS) > 0 || isNull(prefetch[KeyConditions]) {
+	if res == nil || len(res.RLS) > 0 || isNull(prefetch[KeyConditions]) || conditionsIncomplete(prefetch[KeyConditions]) {
 		return ""
 	}
 	for _, d := range drafts {

@@ -15,6 +15,7 @@ type condTable struct {
 	families  []icdFamily
 	pregnancy map[string]ekbom.Pregnancy // system|code → state, from Codes.Pregnancy
 	rls       map[string]bool            // system|code of RLS itself, from Codes.Diagnosis
+	rlsNames  []string                   // lower-case names of RLS, from Codes.Diagnosis
 }
 
 // icdFamily is an ICD-10-CM category whose every code maps to a condition
@@ -35,6 +36,11 @@ func newCondTable(b *kb.Base) condTable {
 		}
 		for _, s := range dc.ICD10CM {
 			t.rls[systemICD10CM+"|"+icdKey(s)] = true
+		}
+		for _, n := range dc.Names {
+			if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
+				t.rlsNames = append(t.rlsNames, n)
+			}
 		}
 	}
 	for _, pc := range b.Codes.Pregnancy {
@@ -63,6 +69,21 @@ func newCondTable(b *kb.Base) condTable {
 // icdKey folds an ICD-10-CM code: upper case, no dot ("f11.20" → "F1120").
 func icdKey(code string) string {
 	return strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(code), ".", ""))
+}
+
+// normSystem maps the other spellings of the SNOMED CT and ICD-10-CM system
+// URIs seen in real records to the FHIR ones: their HL7 OIDs (common in
+// data converted from C-CDA: 2.16.840.1.113883.6.96 is SNOMED CT,
+// 2.16.840.1.113883.6.90 ICD-10-CM) and a trailing slash.
+func normSystem(system string) string {
+	s := strings.TrimSuffix(strings.TrimSpace(system), "/")
+	switch s {
+	case systemSNOMED, "urn:oid:2.16.840.1.113883.6.96":
+		return systemSNOMED
+	case systemICD10CM, "urn:oid:2.16.840.1.113883.6.90":
+		return systemICD10CM
+	}
+	return system
 }
 
 func codeKey(system, code string) string {
@@ -110,6 +131,28 @@ func (r *reader) condition(e *entry) {
 		return
 	}
 	what := label(c.Code)
+	if c.Code != nil {
+		for i := range c.Code.Coding {
+			c.Code.Coding[i].System = normSystem(c.Code.Coding[i].System)
+		}
+	}
+	// RLS itself, before the status checks: for the CDS Hooks services a
+	// Condition naming RLS shows the patient has it, whatever its clinical
+	// status (RLS controlled on treatment may be coded as in remission or
+	// inactive); only a refuted or erroneous one does not.
+	if coded, named := r.rlsCondition(c.Code); coded || named {
+		switch s := firstCode(c.VerificationStatus); s {
+		case "refuted", "entered-in-error":
+			r.note(e.name(), "%s has verification status %s: not read", what, s)
+			return
+		}
+		r.rls = append(r.rls, e.name())
+		r.rlsCond = r.rlsCond || coded
+		if !coded {
+			r.note(e.name(), "%s: read as restless legs syndrome from its text (no SNOMED CT or ICD-10-CM code for it)", what)
+		}
+		return
+	}
 	switch s := firstCode(c.ClinicalStatus); s {
 	case "", "active", "recurrence", "relapse":
 	default:
@@ -146,14 +189,6 @@ func (r *reader) condition(e *entry) {
 	}
 	found := false
 	for _, cd := range c.Code.Coding {
-		if r.conds.rls[codeKey(cd.System, cd.Code)] {
-			if !found {
-				r.rls = append(r.rls, e.name())
-			}
-			r.rlsCond = true
-			found = true
-			continue
-		}
 		if state, ok := r.conds.pregnancy[codeKey(cd.System, cd.Code)]; ok {
 			r.preg = append(r.preg, pregCand{state: state, origin: e.path, name: e.name()})
 			found = true
@@ -239,6 +274,41 @@ func (r *reader) finishConditions() {
 	r.origin["pregnancy"] = best.origin
 }
 
+// rlsCondition reports whether a Condition's code names restless legs
+// syndrome: coded (a SNOMED CT or ICD-10-CM code of codes.yaml diagnosis),
+// or named (no coding ekbom reads, and its text or a display contains one of
+// the diagnosis's names, for records coded locally or not at all).
+func (r *reader) rlsCondition(cc *codeableConcept) (coded, named bool) {
+	if cc == nil {
+		return false, false
+	}
+	for _, cd := range cc.Coding {
+		k := codeKey(cd.System, cd.Code)
+		if r.conds.rls[k] {
+			return true, false
+		}
+		if _, ok := r.conds.pregnancy[k]; ok {
+			return false, false
+		}
+		if _, ok := r.conds.lookup(cd); ok {
+			return false, false
+		}
+	}
+	texts := []string{cc.Text}
+	for _, cd := range cc.Coding {
+		texts = append(texts, cd.Display)
+	}
+	for _, t := range texts {
+		t = strings.ToLower(t)
+		for _, name := range r.conds.rlsNames {
+			if t != "" && strings.Contains(t, name) {
+				return false, true
+			}
+		}
+	}
+	return false, false
+}
+
 // IsRLSCode reports whether a coding (system URL and code) codes restless
 // legs syndrome itself in b (codes.yaml diagnosis): SNOMED CT, or
 // ICD-10-CM with its dot and case folded. b may be nil for kb.Default().
@@ -249,5 +319,5 @@ func IsRLSCode(b *kb.Base, system, code string) bool {
 			return false
 		}
 	}
-	return tablesFor(b).conds.rls[codeKey(system, code)]
+	return tablesFor(b).conds.rls[codeKey(normSystem(system), code)]
 }

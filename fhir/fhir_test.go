@@ -348,9 +348,21 @@ func TestRLSDiagnosis(t *testing.T) {
 			`{"system":"http://snomed.info/sct","code":"32914008"},{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"G25.81"}]}}`},
 			[]string{"Condition/c1"}, ""},
 		{"RLS and a comorbidity", []string{cond(snomed, "32914008", ""), cond(snomed, "46177005", "")}, []string{"Condition/c-32914008"}, ""},
-		{"resolved", []string{cond(snomed, "32914008", clinical("resolved"))}, nil, "clinical status resolved"},
+		// Whatever its clinical status: RLS controlled on treatment may be
+		// coded as in remission or inactive.
+		{"remission", []string{cond(snomed, "32914008", clinical("remission"))}, []string{"Condition/c-32914008"}, ""},
+		{"inactive", []string{cond(snomed, "32914008", clinical("inactive"))}, []string{"Condition/c-32914008"}, ""},
+		{"abated", []string{cond(icd, "G25.81", `,"abatementDateTime":"2020-01-01"`)}, []string{"Condition/c-G2581"}, ""},
 		{"refuted", []string{cond(snomed, "32914008", verification("refuted"))}, nil, "verification status refuted"},
-		{"abated", []string{cond(icd, "G25.81", `,"abatementDateTime":"2020-01-01"`)}, nil, "abated"},
+		{"entered in error", []string{cond(icd, "G25.81", verification("entered-in-error"))}, nil, "entered-in-error"},
+		{"SNOMED CT as an OID", []string{cond("urn:oid:2.16.840.1.113883.6.96", "32914008", "")}, []string{"Condition/c-32914008"}, ""},
+		{"ICD-10-CM as an OID", []string{cond("urn:oid:2.16.840.1.113883.6.90", "G25.81", "")}, []string{"Condition/c-G2581"}, ""},
+		{"system with a trailing slash", []string{cond("http://snomed.info/sct/", "32914008", "")}, []string{"Condition/c-32914008"}, ""},
+		{"text only", []string{`{"resourceType":"Condition","id":"t1","code":{"text":"Restless Legs Syndrome"}}`}, []string{"Condition/t1"}, "read as restless legs syndrome from its text"},
+		{"local code with a display", []string{`{"resourceType":"Condition","id":"t2","code":{"coding":[{"system":"http://hospital.example/problems","code":"RLS1","display":"Willis-Ekbom disease"}]}}`},
+			[]string{"Condition/t2"}, "from its text"},
+		{"text of a coded other condition is not read as RLS", []string{`{"resourceType":"Condition","id":"t3","code":{"coding":[{"system":"http://snomed.info/sct","code":"46177005"}],"text":"ESRD (restless legs too)"}}`}, nil, ""},
+		{"refuted by text", []string{`{"resourceType":"Condition","id":"t4","code":{"text":"restless legs"}` + verification("refuted") + `}`}, nil, "refuted"},
 		{"other patient", []string{cond(snomed, "32914008", `,"subject":{"reference":"Patient/other"}`)}, nil, "is not the patient"},
 		{"hypothyroidism code often mistaken for RLS", []string{cond(snomed, "40930008", "")}, nil, "SNOMED CT 40930008"},
 		{"other ICD-10-CM G25 code", []string{cond(icd, "G25.89", "")}, nil, "ICD-10-CM G25.89"},
@@ -362,7 +374,7 @@ func TestRLSDiagnosis(t *testing.T) {
 			if diff := cmp.Diff(tc.want, res.RLS); diff != "" {
 				t.Errorf("RLS (-want +got):\n%s", diff)
 			}
-			if coded := tc.want != nil && strings.HasPrefix(tc.want[0], "Condition/"); res.RLSCoded != coded {
+			if coded := tc.want != nil && strings.HasPrefix(tc.want[0], "Condition/") && !strings.Contains(tc.note, "from its text"); res.RLSCoded != coded {
 				t.Errorf("RLSCoded = %v, want %v", res.RLSCoded, coded)
 			}
 			if tc.want != nil && strings.Contains(notes(res), "not a condition ekbom reads") {

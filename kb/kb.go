@@ -326,6 +326,9 @@ type DiagnosisCode struct {
 	Diagnosis string   `yaml:"diagnosis"`
 	SNOMED    []string `yaml:"snomed"`
 	ICD10CM   []string `yaml:"icd10cm"`
+	// Names are words that name the diagnosis in a Condition's text or a
+	// coding's display (matched without case), for records coded locally.
+	Names []string `yaml:"names"`
 	Verified  bool     `yaml:"verified"`
 	Source    string   `yaml:"source"`
 	Note      string   `yaml:"note"`

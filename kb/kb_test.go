@@ -123,7 +123,7 @@ func TestLoadReportsProblems(t *testing.T) {
 		{"unused source", "sources.yaml", "sources:\n", "sources:\n  - {id: orphan, short: O, kind: review, year: 2020, citation: Orphan.}\n", `source "orphan" is never cited`},
 		{"choice of the wrong class", "choices.yaml", "drugs: [oxycodone, methadone]", "drugs: [oxycodone, gabapentin]", `"gabapentin" is not a drug of class opioid`},
 		{"unverified RLS diagnosis code", "codes.yaml", `icd10cm: [G25.81], verified: true`, `icd10cm: [G25.81], verified: false`, "must be verified"},
-		{"no RLS diagnosis codes", "codes.yaml", `- {diagnosis: rls, snomed: ["32914008"], icd10cm: [G25.81], verified: true, source: snomed_icd}`, "[]", "would serve nobody"},
+		{"no RLS diagnosis codes", "codes.yaml", "- {diagnosis: rls, snomed: [\"32914008\"], icd10cm: [G25.81], verified: true, source: snomed_icd,\n     names: [\"restless leg\", \"willis-ekbom\", \"willis ekbom\"]}", "[]", "would serve nobody"},
 		{"duplicate brand", "drugs.yaml", "brands: [Lyrica]", "brands: [Lyrica, Neurontin]", `"Neurontin" is used by both`},
 	}
 	for _, tc := range tests {

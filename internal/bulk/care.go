@@ -127,7 +127,7 @@ var careDefs = []careDef{
 			case res.RLSCoded:
 				return false, ""
 			case len(res.RLS) > 0:
-				return true, "known from the ekbom questionnaire only"
+				return true, "no SNOMED CT or ICD-10-CM code for it (known from a local code, free text or the ekbom questionnaire)"
 			}
 			return true, "no RLS Condition and no ekbom questionnaire: CDS Hooks gives no cards"
 		},
