@@ -328,10 +328,10 @@ type DiagnosisCode struct {
 	ICD10CM   []string `yaml:"icd10cm"`
 	// Names are words that name the diagnosis in a Condition's text or a
 	// coding's display (matched without case), for records coded locally.
-	Names []string `yaml:"names"`
-	Verified  bool     `yaml:"verified"`
-	Source    string   `yaml:"source"`
-	Note      string   `yaml:"note"`
+	Names    []string `yaml:"names"`
+	Verified bool     `yaml:"verified"`
+	Source   string   `yaml:"source"`
+	Note     string   `yaml:"note"`
 }
 
 // StateCode maps SNOMED CT and ICD-10-CM codes to a pregnancy state.
