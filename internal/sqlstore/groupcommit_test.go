@@ -554,3 +554,26 @@ func TestGroupCommitKillChild(t *testing.T) {
 	}
 	select {}
 }
+
+// TestGroupCommitPanicAloneReleasesWriter: a panic while a batch is
+// written alone fails that call, and the transaction is rolled back, so the
+// next write does not wait for SQLite's only writer connection (found in
+// review: without the deferred rollback the second save timed out).
+func TestGroupCommitPanicAloneReleasesWriter(t *testing.T) {
+	s := openSQLite(t)
+	var once atomic.Bool
+	sqlstore.SetBeforeGroupCommit(s, func(int) error {
+		if once.CompareAndSwap(false, true) {
+			panic("driver bug")
+		}
+		return nil
+	})
+	if err := s.SaveCardsServed(context.Background(), batch(1, json50)); err == nil {
+		t.Fatal("the panicking save reported success")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.SaveCardsServed(ctx, batch(2, json50)); err != nil {
+		t.Errorf("the next save: %v", err)
+	}
+}

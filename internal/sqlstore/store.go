@@ -162,6 +162,11 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	// If fn panics (and the panic is recovered above, as the group
+	// committer does) the transaction is still rolled back, so it does not
+	// keep SQLite's only writer connection. After Commit or Rollback this
+	// is a no-op.
+	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, rerr)
