@@ -227,6 +227,15 @@ type run struct {
 	sharedMu    sync.Mutex
 	shared      map[string]*sharedMed
 	sharedBytes int64
+	// Shared Medications are kept, up to Options.MaxSharedBytes, as the
+	// longest prefix of the input (file, then line) that fits, whatever
+	// order the pass-1 workers reach them in, so that every run and every
+	// shard keeps the same ones. sharedCut is the first line not kept
+	// (sharedCutSet: there is one); sharedOut are the lines left out,
+	// reported after pass 1.
+	sharedCut    loc
+	sharedCutSet bool
+	sharedOut    []sharedLine
 
 	problems        *problemSink
 	sum             *Summary
@@ -441,6 +450,12 @@ func (r *run) reportProgress() func() {
 
 // sharedMed is a shared Medication resource: the first in input order is
 // kept; later ones with the same id are repeats.
+// sharedLine is a shared Medication line left out by the size limit.
+type sharedLine struct {
+	key string
+	at  loc
+}
+
 type sharedMed struct {
 	raw   []byte
 	at    loc
@@ -689,15 +704,39 @@ func (r *run) addShared(file int, no int64, id string, line []byte) *Problem {
 		} else {
 			m.dups = append(m.dups, at)
 		}
+		r.evictShared()
 		return nil
 	}
-	if r.sharedBytes+int64(len(line)) > r.opt.MaxSharedBytes {
-		return &Problem{Kind: KindSharedLimit, Resource: key,
-			Message: fmt.Sprintf("more than %d MiB of shared Medication resources: not read", r.opt.MaxSharedBytes>>20)}
+	if r.sharedCutSet && !before(at, r.sharedCut) {
+		r.sharedOut = append(r.sharedOut, sharedLine{key, at})
+		return nil
 	}
 	r.sharedBytes += int64(len(line))
 	r.shared[key] = &sharedMed{raw: append([]byte(nil), line...), at: at, valid: jsonValid(line)}
+	r.evictShared()
 	return nil
+}
+
+// evictShared leaves out the last kept Medications in input order until
+// the rest fits the limit; the first line left out becomes the cut.
+// Evictions happen only past the limit, so the scan is rare.
+func (r *run) evictShared() {
+	for r.sharedBytes > r.opt.MaxSharedBytes && len(r.shared) > 0 {
+		var lastKey string
+		var last *sharedMed
+		for k, m := range r.shared {
+			if last == nil || before(last.at, m.at) {
+				lastKey, last = k, m
+			}
+		}
+		delete(r.shared, lastKey)
+		r.sharedBytes -= int64(len(last.raw))
+		r.sharedCut, r.sharedCutSet = last.at, true
+		r.sharedOut = append(r.sharedOut, sharedLine{lastKey, last.at})
+		for _, d := range last.dups {
+			r.sharedOut = append(r.sharedOut, sharedLine{lastKey, d})
+		}
+	}
 }
 
 func before(a, b loc) bool { return a.file < b.file || (a.file == b.file && a.line < b.line) }
@@ -706,6 +745,14 @@ func before(a, b loc) bool { return a.file < b.file || (a.file == b.file && a.li
 // input order.
 func (r *run) reportShared() {
 	var ps []Problem
+	for _, o := range r.sharedOut {
+		p := Problem{Kind: KindSharedLimit, File: r.inputs[o.at.file].Name, Line: o.at.line, Resource: o.key,
+			Message: fmt.Sprintf("more than %d MiB of shared Medication resources: not read", r.opt.MaxSharedBytes>>20)}
+		if m, ok := r.shared[o.key]; ok { // a later copy of one that is kept
+			p.Kind, p.Message = KindDuplicate, fmt.Sprintf("%s appears again (first at %s): not read", o.key, r.where(m.at))
+		}
+		ps = append(ps, p)
+	}
 	for key, m := range r.shared {
 		for _, d := range m.dups {
 			ps = append(ps, Problem{Kind: KindDuplicate, File: r.inputs[d.file].Name, Line: d.line, Resource: key,
