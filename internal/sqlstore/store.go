@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ekbom"
@@ -62,6 +63,8 @@ type Store struct {
 
 	mu   sync.Mutex
 	last time.Time // last time handed out by now
+
+	tokenPrune atomic.Int64 // unix nanoseconds of the next sweep of expired token ids
 }
 
 var _ ekbom.Store = (*Store)(nil)

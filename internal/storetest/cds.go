@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -252,5 +253,71 @@ func testFeedbackConcurrent(t *testing.T, s ekbom.Store) {
 	noErr(t, err, "list")
 	if len(list) != 1 {
 		t.Errorf("%d stored, want 1", len(list))
+	}
+}
+
+// testTokenIDs: a CDS Hooks token id is claimed once until it expires, then
+// may be claimed again; concurrent claims of one id (replicas receiving the
+// same replayed token) let exactly one through.
+func testTokenIDs(t *testing.T, s ekbom.Store) {
+	c := ctx(t)
+	later := time.Now().Add(5 * time.Minute)
+	id := "https://ehr.example\x00jti-1"
+	ok, err := s.ClaimTokenID(c, id, later)
+	noErr(t, err, "claim")
+	if !ok {
+		t.Fatal("a new id was refused")
+	}
+	ok, err = s.ClaimTokenID(c, id, later)
+	noErr(t, err, "claim again")
+	if ok {
+		t.Error("a replayed id was accepted")
+	}
+	// The same jti from another issuer is another token.
+	ok, err = s.ClaimTokenID(c, "https://other.example\x00jti-1", later)
+	noErr(t, err, "claim other issuer")
+	if !ok {
+		t.Error("the same jti of another issuer was refused")
+	}
+	// An expired id may be claimed again (and is then held anew).
+	old := "https://ehr.example\x00jti-old"
+	ok, err = s.ClaimTokenID(c, old, time.Now().Add(-time.Second))
+	noErr(t, err, "claim expired")
+	if !ok {
+		t.Fatal("first claim refused")
+	}
+	ok, err = s.ClaimTokenID(c, old, later)
+	noErr(t, err, "reclaim expired")
+	if !ok {
+		t.Error("an expired id could not be claimed again")
+	}
+	if ok, _ = s.ClaimTokenID(c, old, later); ok {
+		t.Error("a reclaimed id was accepted a third time")
+	}
+	if _, err := s.ClaimTokenID(c, "", later); !errors.Is(err, ekbom.ErrInvalid) {
+		t.Errorf("empty id: %v, want ErrInvalid", err)
+	}
+	// Concurrent claims of one id: exactly one wins.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, errs := 0, 0
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.ClaimTokenID(c, "https://ehr.example\x00jti-race", later)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs++
+			}
+			if ok {
+				wins++
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 || errs != 0 {
+		t.Errorf("16 concurrent claims: %d accepted, %d errors; want 1 and 0", wins, errs)
 	}
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ekbom.Store) {
 		{"CardsServedInvalid", testCardsServedInvalid},
 		{"FeedbackIdempotent", testFeedbackIdempotent},
 		{"FeedbackConcurrent", testFeedbackConcurrent},
+		{"TokenIDs", testTokenIDs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
