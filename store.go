@@ -227,10 +227,10 @@ type Store interface {
 	ListFeedback(ctx context.Context, serviceID string, limit int) ([]Feedback, error) // newest first; limit 0 means 100
 	// ClaimTokenID records the id of an accepted CDS Hooks JWT (issuer and
 	// jti) until it expires, and reports whether it was new: false means
-	// the id is recorded and not yet expired, a replay. Ids whose time has
-	// passed may be claimed again and are removed from time to time. Every
+	// the id is recorded and not expired at now, a replay. Ids expired at
+	// now may be claimed again and are removed from time to time. Every
 	// replica of the service sharing the store sees every other's ids.
-	ClaimTokenID(ctx context.Context, id string, expires time.Time) (claimed bool, err error)
+	ClaimTokenID(ctx context.Context, id string, expires, now time.Time) (claimed bool, err error)
 
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id string) (*User, error)

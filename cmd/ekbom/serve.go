@@ -56,6 +56,8 @@ type serveConfig struct {
 	// CDSInsecure turns CDS Hooks JWT verification off (development only,
 	// loopback addresses only).
 	CDSInsecure bool
+	// CDSReplay is where accepted token ids are kept: memory, store or auto.
+	CDSReplay string
 }
 
 // issuersFile is the trusted-issuers file of -cds-issuers, in YAML or JSON:
@@ -104,11 +106,12 @@ func cmdServe(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.PublicURL, "public-url", os.Getenv("EKBOM_PUBLIC_URL"), "base URL EHRs use to reach this server, e.g. https://ekbom.example.org; CDS Hooks tokens must name it in aud (env EKBOM_PUBLIC_URL)")
 	fs.StringVar(&cfg.CDSIssuers, "cds-issuers", os.Getenv("EKBOM_CDS_ISSUERS"), "YAML or JSON file of trusted CDS Hooks issuers and their JWK Set URLs (env EKBOM_CDS_ISSUERS)")
 	fs.BoolVar(&cfg.CDSInsecure, "cds-insecure-no-auth", false, "DEVELOPMENT ONLY: accept CDS Hooks calls without verifying their JWT (loopback addresses only)")
+	fs.StringVar(&cfg.CDSReplay, "cds-replay", envOr("EKBOM_CDS_REPLAY", "auto"), "where the ids of accepted CDS Hooks tokens are kept against replay: memory (this process), store (the database, shared by replicas), or auto: store with PostgreSQL, memory with SQLite (env EKBOM_CDS_REPLAY)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: ekbom serve [-addr 127.0.0.1:8080] [-db FILE|postgres://…] [-secure-cookies] [-public-url URL] [-cds-issuers FILE] [-cds-insecure-no-auth]")
+		fmt.Fprintln(stderr, "usage: ekbom serve [-addr 127.0.0.1:8080] [-db FILE|postgres://…] [-secure-cookies] [-public-url URL] [-cds-issuers FILE] [-cds-replay auto|memory|store] [-cds-insecure-no-auth]")
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -161,6 +164,15 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready func(ur
 		return err
 	}
 	cds := web.CDSOptions{PublicURL: cfg.PublicURL, Insecure: cfg.CDSInsecure}
+	switch cfg.CDSReplay {
+	case "store":
+		cds.ReplayInStore = true
+	case "memory":
+	case "auto", "":
+		cds.ReplayInStore = kind == "postgres"
+	default:
+		return fmt.Errorf("-cds-replay: %q: want memory, store or auto", cfg.CDSReplay)
+	}
 	if cfg.CDSIssuers != "" {
 		if cds.Issuers, err = loadIssuers(cfg.CDSIssuers); err != nil {
 			return err

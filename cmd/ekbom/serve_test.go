@@ -223,6 +223,9 @@ func TestServeCDSFlags(t *testing.T) {
 	if code, _, errs := runCLI(t, "", "serve", "-addr", "127.0.0.1:0", "-public-url", "https://ekbom.test", "-cds-issuers", bad); code != 1 || !strings.Contains(errs, "https") {
 		t.Errorf("http JWK Set URL: %d %s", code, errs)
 	}
+	if code, _, errs := runCLI(t, "", "serve", "-addr", "127.0.0.1:0", "-cds-replay", "redis"); code != 1 || !strings.Contains(errs, "-cds-replay") {
+		t.Errorf("bad -cds-replay: %d %s", code, errs)
+	}
 
 	db := filepath.Join(t.TempDir(), "ekbom.db")
 	var logs syncBuf

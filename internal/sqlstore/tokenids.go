@@ -19,7 +19,7 @@ const tokenPruneEvery = time.Minute
 // changes nothing for an id still valid, which is a replay. The id is kept
 // as its SHA-256 (fixed length, and PostgreSQL text holds no NUL byte).
 // Expired ids are deleted at most once a minute per store.
-func (s *Store) ClaimTokenID(ctx context.Context, id string, expires time.Time) (bool, error) {
+func (s *Store) ClaimTokenID(ctx context.Context, id string, expires, now time.Time) (bool, error) {
 	var verr ekbom.ValidationError
 	if id == "" {
 		verr.Add("id", "is required")
@@ -27,12 +27,14 @@ func (s *Store) ClaimTokenID(ctx context.Context, id string, expires time.Time) 
 	if expires.IsZero() {
 		verr.Add("expires", "is required")
 	}
+	if now.IsZero() {
+		verr.Add("now", "is required")
+	}
 	if err := verr.Err(); err != nil {
 		return false, fmt.Errorf("sqlstore: claim token id: %w", err)
 	}
 	sum := sha256.Sum256([]byte(id))
 	key := hex.EncodeToString(sum[:])
-	now := time.Now()
 	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO cds_token_ids (id, expires_at) VALUES (?, ?)
 	ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE cds_token_ids.expires_at < ?`),
 		key, s.timeArg(expires), s.timeArg(now))

@@ -261,40 +261,41 @@ func testFeedbackConcurrent(t *testing.T, s ekbom.Store) {
 // same replayed token) let exactly one through.
 func testTokenIDs(t *testing.T, s ekbom.Store) {
 	c := ctx(t)
-	later := time.Now().Add(5 * time.Minute)
+	now := time.Now()
+	later := now.Add(5 * time.Minute)
 	id := "https://ehr.example\x00jti-1"
-	ok, err := s.ClaimTokenID(c, id, later)
+	ok, err := s.ClaimTokenID(c, id, later, now)
 	noErr(t, err, "claim")
 	if !ok {
 		t.Fatal("a new id was refused")
 	}
-	ok, err = s.ClaimTokenID(c, id, later)
+	ok, err = s.ClaimTokenID(c, id, later, now)
 	noErr(t, err, "claim again")
 	if ok {
 		t.Error("a replayed id was accepted")
 	}
 	// The same jti from another issuer is another token.
-	ok, err = s.ClaimTokenID(c, "https://other.example\x00jti-1", later)
+	ok, err = s.ClaimTokenID(c, "https://other.example\x00jti-1", later, now)
 	noErr(t, err, "claim other issuer")
 	if !ok {
 		t.Error("the same jti of another issuer was refused")
 	}
 	// An expired id may be claimed again (and is then held anew).
 	old := "https://ehr.example\x00jti-old"
-	ok, err = s.ClaimTokenID(c, old, time.Now().Add(-time.Second))
+	ok, err = s.ClaimTokenID(c, old, now.Add(-time.Second), now)
 	noErr(t, err, "claim expired")
 	if !ok {
 		t.Fatal("first claim refused")
 	}
-	ok, err = s.ClaimTokenID(c, old, later)
+	ok, err = s.ClaimTokenID(c, old, later, now)
 	noErr(t, err, "reclaim expired")
 	if !ok {
 		t.Error("an expired id could not be claimed again")
 	}
-	if ok, _ = s.ClaimTokenID(c, old, later); ok {
+	if ok, _ = s.ClaimTokenID(c, old, later, now); ok {
 		t.Error("a reclaimed id was accepted a third time")
 	}
-	if _, err := s.ClaimTokenID(c, "", later); !errors.Is(err, ekbom.ErrInvalid) {
+	if _, err := s.ClaimTokenID(c, "", later, now); !errors.Is(err, ekbom.ErrInvalid) {
 		t.Errorf("empty id: %v, want ErrInvalid", err)
 	}
 	// Concurrent claims of one id: exactly one wins.
@@ -305,7 +306,7 @@ func testTokenIDs(t *testing.T, s ekbom.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, err := s.ClaimTokenID(c, "https://ehr.example\x00jti-race", later)
+			ok, err := s.ClaimTokenID(c, "https://ehr.example\x00jti-race", later, now)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -52,6 +52,12 @@ type CDSOptions struct {
 	// AllowHTTPLoopback lets fhirServer be plain http on a loopback address
 	// (tests); otherwise only https servers are called.
 	AllowHTTPLoopback bool
+	// ReplayInStore keeps the ids of accepted tokens in the store
+	// (ekbom.Store.ClaimTokenID) instead of in this process: replicas over
+	// one PostgreSQL database then refuse each other's replays, and there is
+	// no per-process cap (100,000 ids). It costs a database write per call,
+	// so it suits PostgreSQL; with SQLite keep the in-memory cache.
+	ReplayInStore bool
 }
 
 // cdsService is the CDS Hooks part of the server.
@@ -62,7 +68,7 @@ type cdsService struct {
 	client    *http.Client
 }
 
-func newCDSService(opt CDSOptions, d cdshooks.Discovery, now func() time.Time) (*cdsService, error) {
+func newCDSService(opt CDSOptions, d cdshooks.Discovery, store ekbom.Store, now func() time.Time) (*cdsService, error) {
 	opt.PublicURL = strings.TrimRight(opt.PublicURL, "/")
 	if opt.PublicURL != "" {
 		u, err := url.Parse(opt.PublicURL)
@@ -86,6 +92,12 @@ func newCDSService(opt CDSOptions, d cdshooks.Discovery, now func() time.Time) (
 	v, err := newJWTVerifier(opt.Issuers, client, opt.JWKSTimeout, now)
 	if err != nil {
 		return nil, err
+	}
+	if opt.ReplayInStore {
+		if store == nil {
+			return nil, errors.New("web: CDS ReplayInStore needs a store")
+		}
+		v.replay = storeReplay{store}
 	}
 	return &cdsService{opt: opt, discovery: d, verifier: v, client: client}, nil
 }
@@ -150,6 +162,12 @@ func (s *Server) cdsAuth(h http.HandlerFunc) http.HandlerFunc {
 				"request_id", requestIDFrom(r.Context()))
 		} else {
 			is, err := s.cds.verifier.verify(r.Context(), r, s.cdsBase(r)+r.URL.EscapedPath())
+			if err != nil && !errors.Is(err, errJWT) {
+				// The token may be good: the replay check could not be made.
+				s.log.Error("CDS Hooks call not verified", "request_id", requestIDFrom(r.Context()), "err", err)
+				writeJSON(w, http.StatusServiceUnavailable, cdsOutcome("transient", "the call could not be verified; try again"))
+				return
+			}
 			if err != nil {
 				s.log.Warn("CDS Hooks call refused", "request_id", requestIDFrom(r.Context()), "reason", err.Error())
 				s.metrics.cdsRefused.Add(1)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"ekbom"
 )
 
 // CDS Hooks client authentication (CDS Hooks 2.0, "Trusting CDS Clients").
@@ -119,7 +121,23 @@ type jwtVerifier struct {
 	mu   sync.Mutex
 	sets map[string]*keySet // by JWK Set URL
 
-	replay *replayCache
+	replay replayGuard
+}
+
+// replayGuard remembers the ids of the tokens accepted until they expire:
+// claim reports whether id is new. An error (the store cannot be reached)
+// refuses the call without saying the token is bad.
+type replayGuard interface {
+	claim(ctx context.Context, id string, until, now time.Time) (bool, error)
+}
+
+// storeReplay keeps the ids in the store (ekbom.Store.ClaimTokenID), shared
+// by every replica of the service over one database and without the
+// in-memory cap.
+type storeReplay struct{ s ekbom.Store }
+
+func (r storeReplay) claim(ctx context.Context, id string, until, now time.Time) (bool, error) {
+	return r.s.ClaimTokenID(ctx, id, until, now)
 }
 
 // keySet is one cached JWK Set.
@@ -265,7 +283,11 @@ func (v *jwtVerifier) verify(ctx context.Context, r *http.Request, aud string) (
 	case claims.ExpiresAt.Sub(now) > v.lifetime+v.skew:
 		return nil, rejectf("exp more than %s ahead", v.lifetime)
 	}
-	if !v.replay.add(issuer.Issuer+"\x00"+claims.ID, claims.ExpiresAt.Add(v.skew), now) {
+	fresh, err := v.replay.claim(ctx, issuer.Issuer+"\x00"+claims.ID, claims.ExpiresAt.Add(v.skew), now)
+	if err != nil {
+		return nil, fmt.Errorf("web: replay check: %w", err) // not a rejection: 503
+	}
+	if !fresh {
 		return nil, rejectf("jti replayed (or the replay cache is full)")
 	}
 	return issuer, nil
@@ -429,6 +451,10 @@ type replayCache struct {
 
 func newReplayCache(max int) *replayCache {
 	return &replayCache{max: max, seen: map[string]time.Time{}}
+}
+
+func (c *replayCache) claim(_ context.Context, id string, until, now time.Time) (bool, error) {
+	return c.add(id, until, now), nil
 }
 
 // add records id until the given time and reports whether it is new.

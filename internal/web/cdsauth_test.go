@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -269,7 +270,7 @@ func TestCDSIssuerConfig(t *testing.T) {
 	if _, err := newJWTVerifier([]CDSIssuer{{Issuer: "a", JWKSURLs: []string{"http://127.0.0.1:9/jwks"}}}, http.DefaultClient, time.Second, time.Now); err != nil {
 		t.Errorf("http on loopback refused: %v", err)
 	}
-	if _, err := newCDSService(CDSOptions{Issuers: []CDSIssuer{{Issuer: "a", JWKSURLs: []string{"https://x.test/j"}}}}, cdsDiscoveryForTest(), time.Now); err == nil {
+	if _, err := newCDSService(CDSOptions{Issuers: []CDSIssuer{{Issuer: "a", JWKSURLs: []string{"https://x.test/j"}}}}, cdsDiscoveryForTest(), nil, time.Now); err == nil {
 		t.Error("issuers without a public URL accepted")
 	}
 }
@@ -324,5 +325,62 @@ func TestCDSJWTConcurrent(t *testing.T) {
 	}
 	if f := e.jwks.fetches.Load(); f != 1 {
 		t.Errorf("%d JWK Set fetches, want 1", f)
+	}
+}
+
+// replica returns a second server over e's store and JWK Set, as another
+// replica of the service behind a load balancer would be.
+func (e *cdsEnv) replica(t *testing.T, replayInStore bool) *cdsEnv {
+	t.Helper()
+	eng, err := cdsEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	srv, err := New(Options{
+		Store: e.store, Engine: eng, Now: e.now, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		CDS: CDSOptions{PublicURL: cdsPublicURL, Issuers: []CDSIssuer{{Issuer: testIssuer, JWKSURLs: []string{e.jwks.url}}}, ReplayInStore: replayInStore},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cdsEnv{t: t, now: e.now, srv: srv, store: e.store, jwks: e.jwks, logs: logs}
+}
+
+// TestCDSReplayAcrossReplicas: with the token ids in the store, a token
+// used on one replica is refused on another; with the in-memory cache
+// (the default for SQLite) each replica only knows its own, which is why
+// serve keeps them in the store with PostgreSQL.
+func TestCDSReplayAcrossReplicas(t *testing.T) {
+	const path = "/cds-services"
+	for _, shared := range []bool{true, false} {
+		a := newCDSEnv(t, func(o *CDSOptions) { o.ReplayInStore = shared })
+		b := a.replica(t, shared)
+		tok := a.token(path)
+		if rec := a.call(http.MethodGet, path, tok, nil); rec.Code != http.StatusOK {
+			t.Fatalf("shared=%v: first use: %d", shared, rec.Code)
+		}
+		rec := b.call(http.MethodGet, path, tok, nil)
+		switch {
+		case shared && rec.Code != http.StatusUnauthorized:
+			t.Errorf("ids in the store: the replay on another replica got %d, want 401", rec.Code)
+		case !shared && rec.Code != http.StatusOK:
+			t.Errorf("ids in memory: the other replica got %d; the test expects it not to know the token", rec.Code)
+		}
+		if rec := a.call(http.MethodGet, path, tok, nil); rec.Code != http.StatusUnauthorized {
+			t.Errorf("shared=%v: replay on the same replica got %d, want 401", shared, rec.Code)
+		}
+	}
+}
+
+// TestCDSReplayStoreDown: when the replay check cannot reach the store the
+// call is refused with 503 (try again), not 401 (the token is fine).
+func TestCDSReplayStoreDown(t *testing.T) {
+	const path = "/cds-services"
+	e := newCDSEnv(t, func(o *CDSOptions) { o.ReplayInStore = true })
+	e.store.Close()
+	rec := e.call(http.MethodGet, path, e.token(path), nil)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "transient") {
+		t.Errorf("store closed: %d %q, want 503 transient", rec.Code, rec.Body.String())
 	}
 }

@@ -140,7 +140,7 @@ func New(opt Options) (*Server, error) {
 	if s.pages["cds_plan"], err = parseCDSPlanPage(); err != nil {
 		return nil, err
 	}
-	if s.cds, err = newCDSService(opt.CDS, cdshooks.Services(s.kb), s.now); err != nil {
+	if s.cds, err = newCDSService(opt.CDS, cdshooks.Services(s.kb), opt.Store, s.now); err != nil {
 		return nil, err
 	}
 	switch {
