@@ -18,7 +18,10 @@ import (
 // cmdAdmin handles `ekbom admin create …`: an administrator account.
 func cmdAdmin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, `usage: ekbom admin create -username NAME [-name "Full Name"] [-db FILE|postgres://…]`)
+		fmt.Fprintln(stderr, usageOf["admin"])
+		if len(args) == 1 && isHelp(args[0]) {
+			return 0
+		}
 		return 2
 	}
 	return createUser(args[1:], "admin", stdin, stdout, stderr)
@@ -27,7 +30,10 @@ func cmdAdmin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // cmdUser handles `ekbom user create -role clinician|admin …`.
 func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, `usage: ekbom user create -username NAME [-role clinician|admin] [-name "Full Name"] [-db FILE|postgres://…]`)
+		fmt.Fprintln(stderr, usageOf["user"])
+		if len(args) == 1 && isHelp(args[0]) {
+			return 0
+		}
 		return 2
 	}
 	return createUser(args[1:], "user", stdin, stdout, stderr)
@@ -36,6 +42,14 @@ func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // passwordEnv names the environment variable each command reads the
 // password from; without it the first line of stdin is used.
 var passwordEnv = map[string]string{"admin": "EKBOM_ADMIN_PASSWORD", "user": "EKBOM_USER_PASSWORD"}
+
+// usageOf is the usage of each command that creates an account.
+var usageOf = map[string]string{
+	"admin": `usage: ekbom admin create -username NAME [-name "Full Name"] [-db FILE|postgres://…]` + fmt.Sprintf("\n"+
+		"  creates an administrator; the password (at least %d characters) comes from EKBOM_ADMIN_PASSWORD or the first line of stdin", web.MinPasswordLen),
+	"user": `usage: ekbom user create -username NAME [-role clinician|admin] [-name "Full Name"] [-db FILE|postgres://…]` + fmt.Sprintf("\n"+
+		"  creates a clinician (or an administrator); the password (at least %d characters) comes from EKBOM_USER_PASSWORD or the first line of stdin", web.MinPasswordLen),
+}
 
 func createUser(args []string, cmd string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd+" create", flag.ContinueOnError)
@@ -47,8 +61,9 @@ func createUser(args []string, cmd string, stdin io.Reader, stdout, stderr io.Wr
 	if cmd == "user" {
 		fs.StringVar(&role, "role", string(ekbom.RoleClinician), "clinician or admin")
 	}
+	setUsage(fs, stderr, usageOf[cmd])
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	u := strings.ToLower(strings.TrimSpace(*username))
 	if !web.ValidUsername(u) {

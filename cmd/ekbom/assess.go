@@ -18,17 +18,28 @@ import (
 	"ekbom/kb"
 )
 
+const assessUsage = "usage: ekbom assess [-format text|markdown|json] [-as-of YYYY-MM-DD] [-input json|yaml] FILE|-\n" +
+	"  FILE is a patient record in JSON or YAML, or a FHIR R4 Bundle (detected automatically); - reads stdin.\n" +
+	"  Exit status: 0 a plan was produced, 2 invalid or out-of-scope input (every problem on stderr, with its field path), 1 other error."
+
 func cmdAssess(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("assess", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output format: text, markdown or json")
 	asOf := fs.String("as-of", "", "date the plan is made for (YYYY-MM-DD); overrides the record's as_of; default today")
-	input := fs.String("input", "", "input format: json or yaml (default: detect)")
+	input := fs.String("input", "", "input format: json or yaml (default: detect; FHIR Bundles are detected only without -input)")
+	setUsage(fs, stderr, assessUsage)
 	if err := fs.Parse(interleaved(args)); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: ekbom assess [-format text|markdown|json] [-as-of YYYY-MM-DD] FILE|-")
+		fmt.Fprintln(stderr, assessUsage)
+		return 2
+	}
+	switch strings.ToLower(*input) {
+	case "", "json", "yaml", "yml":
+	default:
+		fmt.Fprintf(stderr, "ekbom: -input: unknown format %q (json or yaml)\n", *input)
 		return 2
 	}
 	switch *format {

@@ -46,7 +46,7 @@ func cmdBatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(interleaved(args)); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, batchUsage)
@@ -184,7 +184,7 @@ engine or knowledge-base versions or exports, or a shard whose files disagree wi
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(interleaved(args)); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "-out: required: the directory to write the merged output into")

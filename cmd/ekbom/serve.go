@@ -96,6 +96,9 @@ func envOr(key, def string) string {
 	return def
 }
 
+const serveUsage = "usage: ekbom serve [-addr 127.0.0.1:8080] [-db FILE|postgres://…] [-secure-cookies] [-public-url URL] [-cds-issuers FILE] [-cds-replay auto|memory|store] [-cds-insecure-no-auth]\n" +
+	"  the clinician web app, JSON API and CDS Hooks services; migrations run at start"
+
 func cmdServe(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -107,11 +110,12 @@ func cmdServe(args []string, stderr io.Writer) int {
 	fs.StringVar(&cfg.CDSIssuers, "cds-issuers", os.Getenv("EKBOM_CDS_ISSUERS"), "YAML or JSON file of trusted CDS Hooks issuers and their JWK Set URLs (env EKBOM_CDS_ISSUERS)")
 	fs.BoolVar(&cfg.CDSInsecure, "cds-insecure-no-auth", false, "DEVELOPMENT ONLY: accept CDS Hooks calls without verifying their JWT (loopback addresses only)")
 	fs.StringVar(&cfg.CDSReplay, "cds-replay", envOr("EKBOM_CDS_REPLAY", "auto"), "where the ids of accepted CDS Hooks tokens are kept against replay: memory (this process), store (the database, shared by replicas), or auto: store with PostgreSQL, memory with SQLite (env EKBOM_CDS_REPLAY)")
+	setUsage(fs, stderr, serveUsage)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: ekbom serve [-addr 127.0.0.1:8080] [-db FILE|postgres://…] [-secure-cookies] [-public-url URL] [-cds-issuers FILE] [-cds-replay auto|memory|store] [-cds-insecure-no-auth]")
+		fmt.Fprintln(stderr, serveUsage)
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))

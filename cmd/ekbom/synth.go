@@ -32,7 +32,7 @@ func cmdSynth(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(interleaved(args)); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() != 0 {
 		fmt.Fprintln(stderr, synthUsage)
@@ -49,6 +49,10 @@ func cmdSynth(args []string, stdout, stderr io.Writer) int {
 	}
 	if *n < 0 {
 		fmt.Fprintln(stderr, "-n: must not be negative")
+		return 2
+	}
+	if !(*noise >= 0 && *noise <= 1) {
+		fmt.Fprintf(stderr, "-noise: must be a fraction from 0 to 1, got %v\n", *noise)
 		return 2
 	}
 	g, err := synth.New(synth.Options{Patients: *n, Seed: *seed, AsOf: day, Noise: *noise, Workers: *workers})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,9 +40,15 @@ func cmdVersion(stdout, stderr io.Writer) int {
 	return 0
 }
 
+const schemaUsage = "usage: ekbom schema patient|plan   (the JSON Schema of the assess input, or of the plan)"
+
 func cmdSchema(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && isHelp(args[0]) {
+		fmt.Fprintln(stderr, schemaUsage)
+		return 0
+	}
 	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: ekbom schema patient|plan")
+		fmt.Fprintln(stderr, schemaUsage)
 		return 2
 	}
 	switch args[0] {
@@ -60,8 +67,9 @@ func cmdIRLS(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("irls", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output format: text or json")
+	setUsage(fs, stderr, "usage: ekbom irls [-format text|json] ITEM1 … ITEM10   (the ten IRLS item scores, 0–4 each)")
 	if err := fs.Parse(interleaved(args)); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() != dose.IRLSItems {
 		fmt.Fprintf(stderr, "ekbom irls: want %d item scores (0–4), got %d\n", dose.IRLSItems, fs.NArg())
@@ -126,8 +134,10 @@ func cmdTaper(args []string, stdout, stderr io.Writer) int {
 	step := fs.Float64("step", stepDefault.Value, "reduction per step in pramipexole-equivalent mg")
 	days := fs.Int("days", int(daysDefault.Value), "days between reductions")
 	format := fs.String("format", "text", "output format: text or json")
+	setUsage(fs, stderr, "usage: ekbom taper -drug NAME -dose MG_PER_DAY [-start YYYY-MM-DD] [-step PPX_MG] [-days N] [-format text|json]\n"+
+		"  a dated taper calendar for a dopaminergic drug, in pramipexole-equivalent steps")
 	if err := fs.Parse(interleaved(args)); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	d, ok := b.LookupDrug(*drug)
 	if !ok || !d.Dopaminergic || d.PPXPerMg <= 0 || d.RLSDose == nil {
@@ -144,7 +154,7 @@ func cmdTaper(args []string, stdout, stderr io.Writer) int {
 	sched, err := dose.TaperSchedule(from, dose.Taper{Drug: d.Name, CurrentDailyMg: *daily, PPXPerMg: d.PPXPerMg,
 		StepPPXMg: *step, StepDays: *days, IncrementMg: d.RLSDose.IncrementMg})
 	if err != nil {
-		return printInvalid(stderr, err)
+		return printInvalid(stderr, taperFlags(err))
 	}
 	if *format == "json" {
 		return writeJSON(stdout, map[string]any{"drug": d.ID, "current_daily_mg": *daily, "schedule": sched})
@@ -161,8 +171,10 @@ func cmdKB(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kb", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output format: text or json")
+	setUsage(fs, stderr, "usage: ekbom kb [recommendations|rules|drugs|sources|conflicts|thresholds] [ID] [-format text|json]\n"+
+		"  browse the knowledge base (kb/data/*.yaml); ekbom kb drugs NAME prints one drug's facts as JSON")
 	if err := fs.Parse(interleaved(args)); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	b, err := kb.Default()
 	if err != nil {
@@ -295,4 +307,22 @@ func pick[T any](list []T, id string, key func(T) string) any {
 		}
 	}
 	return nil
+}
+
+// taperFlags names the flags of ekbom taper, rather than the fields of
+// dose.Taper, in the problems of a taper that cannot be made.
+func taperFlags(err error) error {
+	var ve *ekbom.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	flags := map[string]string{"CurrentDailyMg": "-dose", "StepPPXMg": "-step", "StepDays": "-days"}
+	out := &ekbom.ValidationError{OutOfScope: ve.OutOfScope}
+	for _, p := range ve.Problems {
+		if f, ok := flags[p.Path]; ok {
+			p.Path = f
+		}
+		out.Problems = append(out.Problems, p)
+	}
+	return out
 }
