@@ -232,6 +232,9 @@ func checkExpectation(t *testing.T, plan *ekbom.Plan, x expectation) {
 			if r.Dose != nil && r.Dose.MaxDailyMg != nil && *r.Dose.MaxDailyMg > ceiling+1e-9 {
 				t.Errorf("%s max %v > %v", target, *r.Dose.MaxDailyMg, ceiling)
 			}
+			if r.Dose != nil && r.Dose.DailyMg != nil && *r.Dose.DailyMg > ceiling+1e-9 {
+				t.Errorf("%s daily dose %v > %v", target, *r.Dose.DailyMg, ceiling)
+			}
 			for _, s := range r.Schedule {
 				if s.DailyMg > ceiling+1e-9 {
 					t.Errorf("%s schedule %s reaches %v > %v", target, s.Date, s.DailyMg, ceiling)

@@ -21,6 +21,16 @@ func FuzzPeekHeader(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	// The target checks only the inputs peekHeader answers for; it must
+	// answer for plain objects, or the property holds vacuously.
+	for s, want := range map[string]header{
+		`{"resourceType":"Patient","id":"c"}`:                      {ResourceType: "Patient", ID: "c"},
+		` { "id" : "b", "resourceType" : "Bundle", "type": "x" } `: {ResourceType: "Bundle", ID: "b"},
+	} {
+		if h, ok := peekHeader([]byte(s)); !ok || h != want {
+			f.Fatalf("peekHeader(%s) = %+v, %v; want %+v, true", s, h, ok, want)
+		}
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if !json.Valid(raw) {
 			return // readHeader is only given validated JSON

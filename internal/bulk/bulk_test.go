@@ -315,7 +315,9 @@ func TestOutputIsStable(t *testing.T) {
 		var out []string
 		for _, l := range lines(readFile(t, filepath.Join(dir, "plans.ndjson"))) {
 			var p planLine
-			json.Unmarshal(l, &p)
+			if err := json.Unmarshal(l, &p); err != nil || p.Patient == "" {
+				t.Fatalf("%s: plan line without a patient (%v): %.200s", dir, err, l)
+			}
 			out = append(out, p.Patient)
 		}
 		return out

@@ -65,6 +65,16 @@ func FuzzScanHeader(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	// The target checks only the lines the quick scan answers for; it
+	// must answer for ordinary lines, or the property holds vacuously.
+	for s, want := range map[string]header{
+		`{"resourceType":"Patient","id":"p1"}`: {typ: "Patient", id: "p1"},
+		`{"resourceType":"MedicationRequest","medicationReference":{"reference":"Medication/m"},"patient":{"reference":"Patient/x"}}`: {typ: "MedicationRequest", ref: "Patient/x", medRef: "Medication/m"},
+	} {
+		if h, ok := peekHeader([]byte(s)); !ok || h != want {
+			f.Fatalf("peekHeader(%s) = %+v, %v; want %+v, true", s, h, ok, want)
+		}
+	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		quick, ok := peekHeader(line)
 		if !ok {

@@ -279,7 +279,9 @@ func checkServed(t *testing.T, e *cdsEnv, body []byte) {
 		t.Fatal(err)
 	}
 	var resp cdshooks.Response
-	json.Unmarshal(body, &resp)
+	if err := json.Unmarshal(body, &resp); err != nil {
+		t.Fatalf("served body: %v", err)
+	}
 	if len(b.Cards) != len(resp.Cards) {
 		t.Fatalf("%d cards stored, %d served", len(b.Cards), len(resp.Cards))
 	}

@@ -219,7 +219,9 @@ func withoutPrefetch(t *testing.T, body []byte, server string) ([]byte, map[stri
 		t.Fatal(err)
 	}
 	var pf map[string]json.RawMessage
-	json.Unmarshal(req["prefetch"], &pf)
+	if err := json.Unmarshal(req["prefetch"], &pf); err != nil || pf["patient"] == nil {
+		t.Fatalf("request prefetch without a patient (%v)", err)
+	}
 	small, _ := json.Marshal(map[string]json.RawMessage{"patient": pf["patient"]})
 	req["prefetch"] = small
 	req["fhirServer"], _ = json.Marshal(server)
@@ -232,10 +234,7 @@ func withoutPrefetch(t *testing.T, body []byte, server string) ([]byte, map[stri
 // FHIR server with its token, and gives the same cards as prefetched data.
 func TestCDSFHIRFallback(t *testing.T) {
 	body := readRequest(t, "patient-view/augmentation")
-	var full map[string]json.RawMessage
-	json.Unmarshal(body, &full)
-	var pf map[string]json.RawMessage
-	json.Unmarshal(full["prefetch"], &pf)
+	_, pf := withoutPrefetch(t, body, "")
 	fs := newFHIRServer(t, pf, 0)
 	small, _ := withoutPrefetch(t, body, fs.URL+"/fhir")
 
@@ -279,10 +278,7 @@ func TestCDSFHIRFallback(t *testing.T) {
 // the deadline.
 func TestCDSFHIRFallbackDeadline(t *testing.T) {
 	body := readRequest(t, "patient-view/augmentation")
-	var full map[string]json.RawMessage
-	json.Unmarshal(body, &full)
-	var pf map[string]json.RawMessage
-	json.Unmarshal(full["prefetch"], &pf)
+	_, pf := withoutPrefetch(t, body, "")
 	fs := newFHIRServer(t, pf, 5*time.Second)
 	small, _ := withoutPrefetch(t, body, fs.URL+"/fhir")
 	e := newCDSEnv(t, func(o *CDSOptions) {
