@@ -22,6 +22,12 @@ type Patient struct {
 	Lifestyle     Lifestyle    `json:"lifestyle,omitzero"`
 	Preferences   Preferences  `json:"preferences,omitzero"`
 	Screening     Screening    `json:"screening,omitzero"`
+
+	// PregnancyDefaulted is set by intake.Normalize when a woman's record
+	// gave no pregnancy state and the contract's default ("none") was used:
+	// the plan then says so rather than assume it silently. Not part of
+	// the contract.
+	PregnancyDefaulted bool `json:"-"`
 }
 
 // Sex is the patient's sex for creatinine clearance and pregnancy logic.

@@ -327,6 +327,11 @@ func (ev *eval) specialPopulations() {
 			ev.rec("special.esrd_caution", "", nil, []string{"end-stage renal disease", "alpha-2-delta ligand current or recommended"})
 		}
 	}
+	if p.PregnancyDefaulted {
+		// The contract's default, never assumed silently: iron, drug and
+		// opioid choices all change in pregnancy and lactation.
+		ev.missing("pregnancy or breastfeeding: not recorded, planned as neither")
+	}
 	if ev.pregnant() {
 		state := map[ekbom.Pregnancy]string{ekbom.Pregnant: "Pregnancy", ekbom.Lactating: "Lactation"}[p.Pregnancy]
 		ev.warn("warn.pregnancy", textVars{{"state", state}}, []string{"pregnancy: " + string(p.Pregnancy)})

@@ -125,7 +125,8 @@ func defaultBase(b *kb.Base) (*kb.Base, error) {
 // for kb.Default().
 //
 // On success p is updated in place: as_of is set (from opt.Today when the
-// record has none), pregnancy defaults to "none", medication status to
+// record has none), pregnancy defaults to "none" (PregnancyDefaulted set for
+// a woman, so that the plan can say so), medication status to
 // "current", conditions and declines are de-duplicated, labs are in canonical
 // units with derived TSAT appended (Derived set), every medication has its
 // Resolved facts, infusion products are kb drug ids and a missing IRLS total
@@ -221,6 +222,7 @@ func (n *normalizer) person(q *ekbom.Patient) {
 	switch q.Pregnancy {
 	case "":
 		q.Pregnancy = ekbom.NotPregnant
+		q.PregnancyDefaulted = q.Sex == ekbom.Female
 	case ekbom.NotPregnant:
 	case ekbom.Pregnant, ekbom.Lactating:
 		if q.Sex == ekbom.Male {

@@ -50,13 +50,14 @@ func dp(s string) *ekbom.Date { x := d(s); return &x }
 func wantPatient() *ekbom.Patient {
 	oct1 := d("2026-10-01")
 	return &ekbom.Patient{
-		ID:         "vignette-001",
-		AsOf:       asOf,
-		Age:        ptr(62),
-		Sex:        ekbom.Female,
-		WeightKg:   ptr(68.5),
-		Pregnancy:  ekbom.NotPregnant,
-		Conditions: []ekbom.Condition{ekbom.SleepApneaTreated, ekbom.Depression},
+		ID:                 "vignette-001",
+		AsOf:               asOf,
+		Age:                ptr(62),
+		Sex:                ekbom.Female,
+		WeightKg:           ptr(68.5),
+		Pregnancy:          ekbom.NotPregnant,
+		PregnancyDefaulted: true,
+		Conditions:         []ekbom.Condition{ekbom.SleepApneaTreated, ekbom.Depression},
 		Labs: []ekbom.Lab{
 			{Test: ekbom.Ferritin, Value: 45, Unit: "ng/mL", Date: oct1, Fasting: ptr(true)},
 			// 18 µmol/L × 5.585 = 100.53 µg/dL

@@ -704,8 +704,8 @@ func formFromPatient(v *ekbom.Visit) *visitForm {
 		PDMP: yn(p.Screening.PDMPChecked), Daytime: yn(p.Symptoms.DaytimeSymptoms), Hyperarousal: yn(p.Symptoms.Hyperarousal),
 		Alcohol: fnum(p.Lifestyle.AlcoholDrinksPerWeek), Caffeine: fnum(p.Lifestyle.CaffeineMgPerDay),
 		Smoker: yn(p.Lifestyle.Smoker), Sleep: fnum(p.Lifestyle.SleepHours), Errors: &fieldErrors{}}
-	if p.Pregnancy == ekbom.NotPregnant {
-		f.Pregnancy = ""
+	if p.PregnancyDefaulted {
+		f.Pregnancy = "" // "not recorded", as entered
 	}
 	if p.Age != nil {
 		f.Age = strconv.Itoa(*p.Age)
