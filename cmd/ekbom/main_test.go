@@ -154,6 +154,15 @@ func TestTools(t *testing.T) {
 			t.Errorf("kb %s: exit %d", sec, code)
 		}
 	}
+	// One entry by id; an unknown id or format is an error, not silence.
+	if code, out, _ := runCLI(t, "", "kb", "thresholds", "age.elderly"); code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "65 years") {
+		t.Errorf("kb thresholds age.elderly: %d %q", code, out)
+	}
+	for _, args := range [][]string{{"kb", "rules", "no.such.rule"}, {"kb", "thresholds", "nope", "-format", "json"}, {"kb", "-format", "xml"}, {"irls", "-format", "xml", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1"}} {
+		if code, _, errs := runCLI(t, "", args...); code != 2 || errs == "" {
+			t.Errorf("%v: exit %d, stderr %q; want 2 with a message", args, code, errs)
+		}
+	}
 	code, out, _ = runCLI(t, "", "kb", "drugs", "Neupro")
 	if code != 0 || !strings.Contains(out, `"ID": "rotigotine"`) {
 		t.Errorf("kb drugs Neupro: %d %s", code, out)

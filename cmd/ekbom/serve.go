@@ -154,6 +154,11 @@ func redact(msg, dsn string) string {
 // gracefully and closes the store. ready, when set, is called with the base
 // URL once the server accepts connections.
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready func(url string)) error {
+	switch cfg.CDSReplay {
+	case "", "auto", "memory", "store":
+	default: // before the database is opened (and perhaps created)
+		return fmt.Errorf("-cds-replay: %q: want memory, store or auto", cfg.CDSReplay)
+	}
 	store, kind, err := openStore(ctx, cfg.DB)
 	if err != nil {
 		return err
@@ -174,8 +179,6 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready func(ur
 	case "memory":
 	case "auto", "":
 		cds.ReplayInStore = kind == "postgres"
-	default:
-		return fmt.Errorf("-cds-replay: %q: want memory, store or auto", cfg.CDSReplay)
 	}
 	if cfg.CDSIssuers != "" {
 		if cds.Issuers, err = loadIssuers(cfg.CDSIssuers); err != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +71,9 @@ func cmdIRLS(args []string, stdout, stderr io.Writer) int {
 	setUsage(fs, stderr, "usage: ekbom irls [-format text|json] ITEM1 … ITEM10   (the ten IRLS item scores, 0–4 each)")
 	if err := fs.Parse(interleaved(args)); err != nil {
 		return parseExit(err)
+	}
+	if !formatOK(*format, stderr) {
+		return 2
 	}
 	if fs.NArg() != dose.IRLSItems {
 		fmt.Fprintf(stderr, "ekbom irls: want %d item scores (0–4), got %d\n", dose.IRLSItems, fs.NArg())
@@ -139,6 +143,9 @@ func cmdTaper(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(interleaved(args)); err != nil {
 		return parseExit(err)
 	}
+	if !formatOK(*format, stderr) {
+		return 2
+	}
 	d, ok := b.LookupDrug(*drug)
 	if !ok || !d.Dopaminergic || d.PPXPerMg <= 0 || d.RLSDose == nil {
 		fmt.Fprintf(stderr, "-drug: %q is not a dopaminergic drug with taper data (pramipexole, ropinirole, rotigotine, levodopa)\n", *drug)
@@ -187,6 +194,28 @@ func cmdKB(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 1 {
 		id = fs.Arg(1)
+	}
+	if !formatOK(*format, stderr) {
+		return 2
+	}
+	if id != "" && section != "drugs" {
+		var ids []string
+		switch section {
+		case "recommendations":
+			ids = idsOf(b.Guideline, func(g *kb.GuidelineRec) string { return g.ID })
+		case "rules":
+			ids = idsOf(b.RuleList, func(r *kb.Rule) string { return r.ID })
+		case "sources":
+			ids = idsOf(b.SourceList, func(s *kb.Source) string { return s.ID })
+		case "conflicts":
+			ids = idsOf(b.ConflictList, func(c *kb.Conflict) string { return c.ID })
+		case "thresholds":
+			ids = idsOf(b.ThresholdList, func(t *kb.Threshold) string { return t.ID })
+		}
+		if !slices.Contains(ids, id) {
+			fmt.Fprintf(stderr, "ekbom kb: no %s entry %q (ekbom kb %s lists them)\n", section, id, section)
+			return 2
+		}
 	}
 	json := *format == "json"
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
@@ -284,6 +313,9 @@ func cmdKB(args []string, stdout, stderr io.Writer) int {
 		ts := append([]*kb.Threshold(nil), b.ThresholdList...)
 		sort.Slice(ts, func(i, j int) bool { return ts[i].ID < ts[j].ID })
 		for _, t := range ts {
+			if id != "" && t.ID != id {
+				continue
+			}
 			v := "verified"
 			if !t.Verified {
 				v = "unverified"
@@ -295,6 +327,24 @@ func cmdKB(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return 0
+}
+
+// formatOK checks an -format value (text or json), saying so when it is
+// neither.
+func formatOK(format string, stderr io.Writer) bool {
+	if format == "text" || format == "json" {
+		return true
+	}
+	fmt.Fprintf(stderr, "ekbom: -format: %q; want text or json\n", format)
+	return false
+}
+
+func idsOf[T any](list []T, key func(T) string) []string {
+	out := make([]string, len(list))
+	for i, x := range list {
+		out[i] = key(x)
+	}
+	return out
 }
 
 func pick[T any](list []T, id string, key func(T) string) any {
