@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"ekbom"
 )
 
 // editCase decodes a test request, lets edit change it, and encodes it again.
@@ -226,5 +228,22 @@ func TestRLSGateBeforeScope(t *testing.T) {
 	}
 	if res, _ := PatientView(req, e, Options{Now: now}); res.Silent != "" || len(res.Response.Cards) != 0 || res.Plan != nil {
 		t.Errorf("child with RLS: silent %q, %d cards", res.Silent, len(res.Response.Cards))
+	}
+}
+
+// TestCriticalFromKnowledgeBase: which high warnings are critical cards is
+// the knowledge base's call (rules/9_warnings.yaml critical: true).
+func TestCriticalFromKnowledgeBase(t *testing.T) {
+	b := testEngine(t).KB()
+	for code, want := range map[string]string{
+		ekbom.WarnAugmentation: Critical, ekbom.WarnIronOverload: Critical, ekbom.WarnRespiratoryDepression: Critical,
+		ekbom.WarnOpioidUseDisorder: Critical, "abrupt_dopamine_agonist_stop": Warning, "pregnancy": Warning,
+	} {
+		if got := indicatorOf(b, ekbom.Warning{Code: code, Severity: "high"}); got != want {
+			t.Errorf("high %s: %s, want %s", code, got, want)
+		}
+	}
+	if got := indicatorOf(b, ekbom.Warning{Code: ekbom.WarnAugmentation, Severity: "moderate"}); got != Warning {
+		t.Errorf("moderate augmentation: %s", got)
 	}
 }

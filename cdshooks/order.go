@@ -753,7 +753,7 @@ func (oc *orderCheck) engineWarnings() {
 		before[w.Code+"\x00"+w.Text] = true
 	}
 	for _, w := range oc.plan.Warnings {
-		ind := indicatorOf(w)
+		ind := indicatorOf(oc.b, w)
 		if ind == Info || before[w.Code+"\x00"+w.Text] || oc.covered[w.Code] {
 			continue
 		}

@@ -30,21 +30,15 @@ const (
 	maxStepCards    = 2
 )
 
-// criticalWarnings are the warning codes shown as critical when high.
-var criticalWarnings = map[string]bool{
-	ekbom.WarnAugmentation:          true,
-	ekbom.WarnIronOverload:          true,
-	ekbom.WarnRespiratoryDepression: true,
-	ekbom.WarnOpioidUseDisorder:     true,
-}
-
 // indicatorOf maps a warning's severity to a card indicator: high is
-// critical for augmentation, iron overload, respiratory depression and
-// opioid use disorder and a warning otherwise; moderate is a warning.
-func indicatorOf(w ekbom.Warning) string {
+// critical for the warnings the knowledge base marks critical
+// (augmentation met, iron overload, respiratory depression, opioid use
+// disorder: rules/9_warnings.yaml) and a warning otherwise; moderate is a
+// warning.
+func indicatorOf(b *kb.Base, w ekbom.Warning) string {
 	switch w.Severity {
 	case "high":
-		if criticalWarnings[w.Code] {
+		if b.CriticalWarning(w.Code) {
 			return Critical
 		}
 		return Warning
@@ -141,7 +135,7 @@ func planCards(b *kb.Base, p *ekbom.Patient, plan *ekbom.Plan, patientID, planUR
 	// their own, all others listed on the summary card.
 	var otherWarnings []string
 	for _, w := range plan.Warnings {
-		ind := indicatorOf(w)
+		ind := indicatorOf(b, w)
 		if ind == Info || len(cards) == maxWarningCards {
 			otherWarnings = append(otherWarnings, strings.ToUpper(w.Severity)+": "+w.Text)
 			continue

@@ -122,6 +122,9 @@ type Rule struct {
 	Class    string `yaml:"class"`
 	Code     string `yaml:"code"`     // warnings and findings
 	Severity string `yaml:"severity"` // warnings: high | moderate | info
+	// Critical (warnings, high severity only): shown as a critical card in
+	// EHRs (CDS Hooks indicator "critical") rather than a warning one.
+	Critical bool   `yaml:"critical"`
 	Title    string `yaml:"title"`
 	// Text may hold {placeholders} that the engine fills with patient values.
 	Text string `yaml:"text"`
@@ -362,6 +365,17 @@ type ConditionCode struct {
 	Verified        bool     `yaml:"verified"`
 	Source          string   `yaml:"source"`
 	Note            string   `yaml:"note"`
+}
+
+// CriticalWarning reports whether a high-severity warning with the code is
+// shown as critical in EHRs (a warning rule with critical: true).
+func (b *Base) CriticalWarning(code string) bool {
+	for _, r := range b.RuleList {
+		if r.Kind == "warning" && r.Code == code && r.Critical {
+			return true
+		}
+	}
+	return false
 }
 
 // Source returns the source with the given id.

@@ -124,6 +124,7 @@ func TestLoadReportsProblems(t *testing.T) {
 		{"choice of the wrong class", "choices.yaml", "drugs: [oxycodone, methadone]", "drugs: [oxycodone, gabapentin]", `"gabapentin" is not a drug of class opioid`},
 		{"unverified RLS diagnosis code", "codes.yaml", `icd10cm: [G25.81], verified: true`, `icd10cm: [G25.81], verified: false`, "must be verified"},
 		{"no RLS diagnosis codes", "codes.yaml", "- {diagnosis: rls, snomed: [\"32914008\"], icd10cm: [G25.81], verified: true, source: snomed_icd,\n     names: [\"restless leg\", \"willis-ekbom\", \"willis ekbom\"]}", "[]", "would serve nobody"},
+		{"critical moderate warning", "rules/9_warnings.yaml", "code: renal_dosing, severity: moderate,", "code: renal_dosing, severity: moderate, critical: true,", "only a high-severity warning can be critical"},
 		{"duplicate brand", "drugs.yaml", "brands: [Lyrica]", "brands: [Lyrica, Neurontin]", `"Neurontin" is used by both`},
 	}
 	for _, tc := range tests {

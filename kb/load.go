@@ -384,10 +384,16 @@ func (b *Base) validate(l *loader) {
 			if !severities[r.Severity] {
 				l.addf("%s: unknown severity %q", w, r.Severity)
 			}
+			if r.Critical && r.Severity != "high" {
+				l.addf("%s: only a high-severity warning can be critical", w)
+			}
 		case "finding", "status":
 			if r.Code == "" {
 				l.addf("%s: missing code", w)
 			}
+		}
+		if r.Critical && r.Kind != "warning" {
+			l.addf("%s: only warnings can be critical", w)
 		}
 		if r.Evidence == ByTarget {
 			if r.Strength != "" || r.Certainty != "" {
