@@ -51,7 +51,7 @@ func TestDependencyDirection(t *testing.T) {
 		switch {
 		case path == "ekbom":
 			return 0
-		case path == "ekbom/kb" || path == "ekbom/dose" || path == "ekbom/schema":
+		case path == "ekbom/kb" || path == "ekbom/dose" || path == "ekbom/schema" || path == "ekbom/jsonscan":
 			return 1
 		case path == "ekbom/engine" || path == "ekbom/intake" || path == "ekbom/fhir" || path == "ekbom/cdshooks":
 			return 2

@@ -1,7 +1,6 @@
 package fhir
 
 import (
-	"bytes"
 	"encoding"
 	"encoding/json"
 	"reflect"
@@ -10,6 +9,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"ekbom/jsonscan"
 )
 
 // A fast path for decoding the reader's types.
@@ -45,13 +46,13 @@ func decodeFast(data []byte, v any) bool {
 		return false
 	}
 	p := planFor(rv.Type().Elem())
-	d := fastDecoder{data: data}
-	d.space()
+	d := fastDecoder{jsonscan.Scanner{Data: data, MaxDepth: maxDepth}}
+	d.Space()
 	if !d.value(rv.Elem(), p) {
 		return false
 	}
-	d.space()
-	return d.i == len(d.data)
+	d.Space()
+	return d.I == len(d.Data)
 }
 
 type planKind uint8
@@ -172,56 +173,28 @@ func simpleKey(s string) bool {
 // 10000; deeper input is declined and left to it).
 const maxDepth = 500
 
+// fastDecoder is the shared strict JSON scanner with the typed decoding
+// on top.
 type fastDecoder struct {
-	data  []byte
-	i     int
-	depth int
+	jsonscan.Scanner
 }
 
-// at returns the byte at d.i, or 0 at the end of the input.
-func (d *fastDecoder) at() byte {
-	if d.i < len(d.data) {
-		return d.data[d.i]
-	}
-	return 0
-}
-
-func (d *fastDecoder) space() {
-	for d.i < len(d.data) {
-		switch d.data[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
-
-// literal moves past lit (true, false or null) at d.i.
-func (d *fastDecoder) literal(lit string) bool {
-	if len(d.data)-d.i < len(lit) || string(d.data[d.i:d.i+len(lit)]) != lit {
-		return false
-	}
-	d.i += len(lit)
-	return true
-}
-
-// value decodes the value at d.i into v. On success d.i is just past it.
+// value decodes the value at d.I into v. On success d.I is just past it.
 func (d *fastDecoder) value(v reflect.Value, p *typePlan) bool {
-	c := d.at()
+	c := d.At()
 	if p.kind == kindResource {
 		return d.resource(v.Addr().Interface().(*rawResource))
 	}
 	if p.kind == kindUnmarshaler {
-		start := d.i
-		if !d.skip() {
+		start := d.I
+		if !d.Skip() {
 			return false
 		}
 		u, ok := v.Addr().Interface().(json.Unmarshaler)
-		return ok && u.UnmarshalJSON(d.data[start:d.i]) == nil
+		return ok && u.UnmarshalJSON(d.Data[start:d.I]) == nil
 	}
 	if c == 'n' { // null: pointers and slices become nil, the rest is kept
-		if !d.literal("null") {
+		if !d.Literal("null") {
 			return false
 		}
 		switch p.kind {
@@ -245,10 +218,10 @@ func (d *fastDecoder) value(v reflect.Value, p *typePlan) bool {
 		return ok
 	case kindBool:
 		switch {
-		case c == 't' && d.literal("true"):
+		case c == 't' && d.Literal("true"):
 			v.SetBool(true)
 			return true
-		case c == 'f' && d.literal("false"):
+		case c == 'f' && d.Literal("false"):
 			v.SetBool(false)
 			return true
 		}
@@ -280,53 +253,53 @@ func (d *fastDecoder) value(v reflect.Value, p *typePlan) bool {
 // and its header, decoded as encoding/json would (else readHeader reads it
 // later).
 func (d *fastDecoder) resource(r *rawResource) bool {
-	start, depth := d.i, d.depth
-	if d.at() == '{' {
+	start, depth := d.I, d.Depth
+	if d.At() == '{' {
 		var h header
 		if d.object(reflect.ValueOf(&h).Elem(), headerPlan()) {
-			r.raw, r.hdr = d.data[start:d.i:d.i], h
+			r.raw, r.hdr = d.Data[start:d.I:d.I], h
 			// readHeader keeps invalid UTF-8 as it is where encoding/json
 			// (and so h) has U+FFFD: leave such headers to it.
 			r.hdrOK = !strings.ContainsRune(h.ResourceType, utf8.RuneError) && !strings.ContainsRune(h.ID, utf8.RuneError)
 			return true
 		}
-		d.i, d.depth = start, depth
+		d.I, d.Depth = start, depth
 	}
-	if !d.skip() {
+	if !d.Skip() {
 		return false
 	}
-	r.raw = d.data[start:d.i:d.i]
+	r.raw = d.Data[start:d.I:d.I]
 	return true
 }
 
 var headerPlan = sync.OnceValue(func() *typePlan { return planFor(reflect.TypeFor[header]()) })
 
 func (d *fastDecoder) object(v reflect.Value, p *typePlan) bool {
-	if d.depth++; d.depth > maxDepth {
+	if !d.Enter() {
 		return false
 	}
-	d.i++ // {
-	d.space()
-	if d.at() == '}' {
-		d.i++
-		d.depth--
+	d.I++ // {
+	d.Space()
+	if d.At() == '}' {
+		d.I++
+		d.Depth--
 		return true
 	}
 	var seen uint64
 	for {
-		if d.at() != '"' {
+		if d.At() != '"' {
 			return false
 		}
 		key, ok := d.str()
 		if !ok {
 			return false
 		}
-		d.space()
-		if d.at() != ':' {
+		d.Space()
+		if d.At() != ':' {
 			return false
 		}
-		d.i++
-		d.space()
+		d.I++
+		d.Space()
 		k := p.field(key)
 		switch {
 		case k >= 0:
@@ -341,18 +314,18 @@ func (d *fastDecoder) object(v reflect.Value, p *typePlan) bool {
 		case p.foldMatch(key):
 			return false // encoding/json would match it without case
 		default:
-			if !d.skip() {
+			if !d.Skip() {
 				return false
 			}
 		}
-		d.space()
-		switch d.at() {
+		d.Space()
+		switch d.At() {
 		case ',':
-			d.i++
-			d.space()
+			d.I++
+			d.Space()
 		case '}':
-			d.i++
-			d.depth--
+			d.I++
+			d.Depth--
 			return true
 		default:
 			return false
@@ -392,15 +365,15 @@ func (d *fastDecoder) array(v reflect.Value, elem *typePlan) bool {
 	if elem.kind == kindUnsupported {
 		return false
 	}
-	if d.depth++; d.depth > maxDepth {
+	if !d.Enter() {
 		return false
 	}
-	d.i++ // [
-	d.space()
+	d.I++ // [
+	d.Space()
 	t := v.Type()
-	if d.at() == ']' {
-		d.i++
-		d.depth--
+	if d.At() == ']' {
+		d.I++
+		d.Depth--
 		v.Set(reflect.MakeSlice(t, 0, 0)) // [] is an empty slice, not nil
 		return true
 	}
@@ -416,14 +389,14 @@ func (d *fastDecoder) array(v reflect.Value, elem *typePlan) bool {
 		if !d.value(v.Index(n), elem) {
 			return false
 		}
-		d.space()
-		switch d.at() {
+		d.Space()
+		switch d.At() {
 		case ',':
-			d.i++
-			d.space()
+			d.I++
+			d.Space()
 		case ']':
-			d.i++
-			d.depth--
+			d.I++
+			d.Depth--
 			return true
 		default:
 			return false
@@ -431,190 +404,16 @@ func (d *fastDecoder) array(v reflect.Value, elem *typePlan) bool {
 	}
 }
 
-// str reads the string at d.i (a '"') and returns its content, unquoted;
+// str reads the string at d.I (a '"') and returns its content, unquoted;
 // false if it is not a valid JSON string.
 func (d *fastDecoder) str() ([]byte, bool) {
-	start := d.i
-	end := d.stringEnd()
+	start := d.I
+	end := d.StringEnd()
 	if end < 0 {
 		return nil, false
 	}
-	d.i = end
-	return unquote(d.data[start:end])
-}
-
-// stringEnd returns the index just past the string starting at d.i, or
-// −1 if it has no end. Its content is checked by unquote or skipString.
-func (d *fastDecoder) stringEnd() int {
-	for j := d.i + 1; j < len(d.data); {
-		k := bytes.IndexByte(d.data[j:], '"')
-		if k < 0 {
-			return -1
-		}
-		j += k
-		// The quote ends the string unless an odd number of backslashes
-		// escape it.
-		n := 0
-		for b := j - 1; b > d.i && d.data[b] == '\\'; b-- {
-			n++
-		}
-		if n%2 == 0 {
-			return j + 1
-		}
-		j++
-	}
-	return -1
-}
-
-// skipString moves past the string at d.i, checking it is valid JSON: no
-// control characters, only JSON escapes.
-func (d *fastDecoder) skipString() bool {
-	end := d.stringEnd()
-	if end < 0 {
-		return false
-	}
-	s := d.data[d.i+1 : end-1]
-	for j := 0; j < len(s); j++ {
-		switch c := s[j]; {
-		case c < ' ':
-			return false
-		case c == '\\':
-			j++
-			switch s[j] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if j+4 >= len(s) || getu4(s[j-1:]) < 0 {
-					return false
-				}
-				j += 4
-			default:
-				return false
-			}
-		}
-	}
-	d.i = end
-	return true
-}
-
-// skip moves past the value at d.i, checking it is valid JSON.
-func (d *fastDecoder) skip() bool {
-	switch c := d.at(); {
-	case c == '"':
-		return d.skipString()
-	case c == '{':
-		if d.depth++; d.depth > maxDepth {
-			return false
-		}
-		d.i++
-		d.space()
-		if d.at() == '}' {
-			d.i++
-			d.depth--
-			return true
-		}
-		for {
-			if d.at() != '"' || !d.skipString() {
-				return false
-			}
-			d.space()
-			if d.at() != ':' {
-				return false
-			}
-			d.i++
-			d.space()
-			if !d.skip() {
-				return false
-			}
-			d.space()
-			switch d.at() {
-			case ',':
-				d.i++
-				d.space()
-			case '}':
-				d.i++
-				d.depth--
-				return true
-			default:
-				return false
-			}
-		}
-	case c == '[':
-		if d.depth++; d.depth > maxDepth {
-			return false
-		}
-		d.i++
-		d.space()
-		if d.at() == ']' {
-			d.i++
-			d.depth--
-			return true
-		}
-		for {
-			if !d.skip() {
-				return false
-			}
-			d.space()
-			switch d.at() {
-			case ',':
-				d.i++
-				d.space()
-			case ']':
-				d.i++
-				d.depth--
-				return true
-			default:
-				return false
-			}
-		}
-	case c == 't':
-		return d.literal("true")
-	case c == 'f':
-		return d.literal("false")
-	case c == 'n':
-		return d.literal("null")
-	case c == '-' || '0' <= c && c <= '9':
-		return d.number()
-	}
-	return false
-}
-
-// number moves past the JSON number at d.i:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (d *fastDecoder) number() bool {
-	digits := func() bool {
-		start := d.i
-		for d.i < len(d.data) && '0' <= d.data[d.i] && d.data[d.i] <= '9' {
-			d.i++
-		}
-		return d.i > start
-	}
-	if d.at() == '-' {
-		d.i++
-	}
-	switch c := d.at(); {
-	case c == '0':
-		d.i++
-	case '1' <= c && c <= '9':
-		digits()
-	default:
-		return false
-	}
-	if d.at() == '.' {
-		d.i++
-		if !digits() {
-			return false
-		}
-	}
-	if c := d.at(); c == 'e' || c == 'E' {
-		d.i++
-		if c := d.at(); c == '+' || c == '-' {
-			d.i++
-		}
-		if !digits() {
-			return false
-		}
-	}
-	return true
+	d.I = end
+	return unquote(d.Data[start:end])
 }
 
 // unquote converts a quoted JSON string literal to its bytes, as
